@@ -1,0 +1,419 @@
+"""Read and check the files a spec names; turn them into arrays over the cell grid.
+
+Checks run in the order of the contract: files, columns, levels, counts, then totals,
+so the first mistake reported is the most basic one. Every error names the file, the
+row (1-based data row; the header is line 1), the column and the value.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import io
+import itertools
+import math
+import pathlib
+
+import numpy as np
+import pandas as pd
+
+from populace.errors import DataError
+from populace.spec import Spec, TableSource, rule_mask
+
+# Two tables with standard errors (or one with and one exact) may disagree on a shared
+# margin by this many combined standard errors before the inputs are called inconsistent.
+TOTALS_Z = 4.0
+# Exact tables must agree to this relative tolerance (float round-off in published totals).
+EXACT_RTOL = 1e-6
+# A published se of 0 (typical for empty cells) would make a Gaussian term infinitely
+# sharp; such cells get this floor, in persons.
+SE_FLOOR = 0.5
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Table:
+    """A marginal table over ``axes`` (positions in the grid), as a dense array of counts."""
+
+    source: str
+    axes: tuple[int, ...]
+    counts: np.ndarray
+    se: np.ndarray | None
+
+    @property
+    def exact(self) -> bool:
+        """True when the table is a census count (no ``se`` column)."""
+        return self.se is None
+
+    @property
+    def total(self) -> float:
+        """Grand total of the table."""
+        return float(self.counts.sum())
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Sample:
+    """Weighted microdata, grouped by which attributes each row observes.
+
+    ``patterns`` pairs the observed axes with the weighted counts over their margin;
+    weights are rescaled so that all counts add up to the effective sample size.
+    """
+
+    source: str
+    patterns: tuple[tuple[tuple[int, ...], np.ndarray], ...]
+    n_rows: int
+    n_effective: float
+    weight_total: float
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Inputs:
+    """Everything the model needs, checked: tables, sample, support and population size."""
+
+    spec: Spec
+    tables: tuple[Table, ...]
+    sample: Sample | None
+    support: np.ndarray
+    population: float
+    texts: dict[str, str]
+
+    @property
+    def exact_tables(self) -> tuple[Table, ...]:
+        """Tables without standard errors."""
+        return tuple(t for t in self.tables if t.exact)
+
+    @property
+    def se_tables(self) -> tuple[Table, ...]:
+        """Tables with standard errors."""
+        return tuple(t for t in self.tables if not t.exact)
+
+    def hashes(self) -> dict[str, str]:
+        """SHA-256 of every input text, keyed by its name."""
+        return {k: hashlib.sha256(v.encode("utf-8")).hexdigest() for k, v in self.texts.items()}
+
+
+def read_source(source: TableSource, base_dir: pathlib.Path) -> str:
+    """Return the text of a CSV source, reading it from disk when it is not in memory."""
+    if source.text is not None:
+        return source.text
+    path = base_dir / source.file
+    if not path.is_file():
+        raise DataError("no such file (paths in a spec are relative to the spec file)", file=source.file)
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not UTF-8 text (byte {exc.start}); save the file as UTF-8", file=source.file) from None
+
+
+def load_inputs(spec: Spec, texts: dict[str, str] | None = None) -> Inputs:
+    """Read every file the spec names, check it, and build the arrays the model needs.
+
+    Parameters
+    ----------
+    spec
+        The spec to load.
+    texts
+        Optional file texts keyed by the names in the spec (used when a posterior file
+        carries its own inputs); files not given are read from disk.
+
+    Returns
+    -------
+    Inputs
+        Checked tables, sample, support mask and population size.
+
+    Raises
+    ------
+    DataError
+        When a file is missing, malformed or inconsistent with the others.
+    """
+    texts = dict(texts or {})
+    sources = list(spec.marginals) + ([spec.microdata.source] if spec.microdata else [])
+    for source in sources:
+        if source.file not in texts:
+            texts[source.file] = read_source(source, spec.base_dir)
+    frames = {s.file: _parse_csv(texts[s.file], s.file) for s in sources}
+
+    shape = spec.shape
+    tables = []
+    for source in spec.marginals:
+        tables.append(_table(spec, source.file, frames[source.file]))
+    sample = None
+    if spec.microdata is not None:
+        sample = _sample(spec, spec.microdata.source.file, frames[spec.microdata.source.file], spec.microdata.weight)
+
+    support = np.ones(shape, dtype=bool)
+    for rule in rule_mask(spec):
+        hit = np.ones(shape, dtype=bool)
+        for axis, idx in rule:
+            mask = np.zeros(shape[axis], dtype=bool)
+            mask[list(idx)] = True
+            hit &= mask.reshape([-1 if a == axis else 1 for a in range(len(shape))])
+        support &= ~hit
+    for table in tables:
+        if table.exact:
+            support &= _expand(table.counts > 0, table.axes, len(shape))
+
+    population = _check_totals(spec, tables, sample)
+    _check_support(spec, tables, sample, support)
+    return Inputs(
+        spec=spec, tables=tuple(tables), sample=sample, support=support, population=population, texts=texts
+    )
+
+
+def _parse_csv(text: str, name: str) -> pd.DataFrame:
+    if "\x00" in text:
+        raise DataError("contains NUL bytes; is it a binary file?", file=name)
+    try:
+        header = next(csv.reader(io.StringIO(text)), None)
+    except csv.Error as exc:
+        raise DataError(f"not a readable CSV header: {exc}", file=name) from None
+    if not header or all(not h.strip() for h in header):
+        raise DataError("is empty: expected a header row", file=name)
+    header = [h.strip() for h in header]
+    seen = set()
+    for h in header:
+        if h == "":
+            raise DataError("has a column with an empty name in the header", file=name)
+        if h in seen:
+            raise DataError("the column appears twice in the header", file=name, column=h)
+        seen.add(h)
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=False)
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise DataError(f"cannot be parsed as CSV: {' '.join(str(exc).split())}", file=name) from None
+    frame.columns = header
+    return frame
+
+
+def _attribute_columns(spec: Spec, frame: pd.DataFrame, name: str, extra: tuple[str, ...]) -> list[str]:
+    columns = []
+    for col in frame.columns:
+        if col in extra:
+            continue
+        if col not in spec.names:
+            raise DataError(
+                f"is neither an attribute of the spec ({', '.join(spec.names)}) nor one of {', '.join(extra)}",
+                file=name,
+                column=col,
+            )
+        columns.append(col)
+    return columns
+
+
+def _level_codes(spec: Spec, frame: pd.DataFrame, name: str, col: str, allow_missing: bool) -> np.ndarray:
+    levels = spec.attribute(col).levels
+    lookup = {level: i for i, level in enumerate(levels)}
+    codes = np.empty(len(frame), dtype=np.int64)
+    for row, value in enumerate(frame[col].tolist()):
+        if value == "" and allow_missing:
+            codes[row] = -1
+            continue
+        code = lookup.get(value)
+        if code is None:
+            hint = " (levels are matched exactly as text)" if value.strip() in lookup else ""
+            raise DataError(
+                f"unknown level '{value}' for attribute '{col}' (declared: {', '.join(levels)}){hint}",
+                file=name,
+                row=row + 1,
+                column=col,
+                value=value,
+            )
+        codes[row] = code
+    return codes
+
+
+def _numbers(frame: pd.DataFrame, name: str, col: str, what: str) -> np.ndarray:
+    out = np.empty(len(frame), dtype=float)
+    for row, value in enumerate(frame[col].tolist()):
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            raise DataError(f"{what} '{value}' is not a finite number", file=name, row=row + 1, column=col, value=value)
+        if number < 0:
+            raise DataError(f"{what} '{value}' is negative", file=name, row=row + 1, column=col, value=value)
+        out[row] = number
+    return out
+
+
+def _table(spec: Spec, name: str, frame: pd.DataFrame) -> Table:
+    if "count" not in frame.columns:
+        raise DataError("has no 'count' column (a marginal table has attribute columns, count[, se])", file=name)
+    columns = _attribute_columns(spec, frame, name, ("count", "se"))
+    if len(frame) == 0:
+        raise DataError("has a header but no rows", file=name)
+    codes = [_level_codes(spec, frame, name, c, allow_missing=False) for c in columns]
+    counts = _numbers(frame, name, "count", "count")
+    se = _numbers(frame, name, "se", "standard error") if "se" in frame.columns else None
+    axes = tuple(spec.names.index(c) for c in columns)
+    order = np.argsort(axes)
+    axes = tuple(axes[i] for i in order)
+    codes = [codes[i] for i in order]
+    shape = tuple(spec.shape[a] for a in axes)
+    dense = np.zeros(shape)
+    seen = np.zeros(shape, dtype=np.int64)
+    for row in range(len(frame)):
+        cell = tuple(int(c[row]) for c in codes)
+        if seen[cell]:
+            label = ", ".join(f"{spec.names[a]}={spec.attributes[a].levels[i]}" for a, i in zip(axes, cell))
+            raise DataError(f"the cell {label or '(total)'} appears twice", file=name, row=row + 1)
+        seen[cell] = row + 1
+        dense[cell] = counts[row]
+    dense_se = None
+    if se is not None:
+        positive = se[se > 0]
+        floor = max(SE_FLOOR, float(positive.min()) if positive.size else SE_FLOOR)
+        dense_se = np.full(shape, floor)
+        for row in range(len(frame)):
+            cell = tuple(int(c[row]) for c in codes)
+            dense_se[cell] = max(se[row], SE_FLOOR)
+    return Table(source=name, axes=axes, counts=dense, se=dense_se)
+
+
+def _sample(spec: Spec, name: str, frame: pd.DataFrame, weight: str | None) -> Sample:
+    extra = (weight,) if weight else ()
+    if weight and weight not in frame.columns:
+        raise DataError(f"has no weight column '{weight}' (named in the spec's microdata.weight)", file=name)
+    columns = _attribute_columns(spec, frame, name, extra)
+    if not columns:
+        raise DataError("has no attribute columns", file=name)
+    codes = np.stack([_level_codes(spec, frame, name, c, allow_missing=True) for c in columns], axis=1)
+    weights = _numbers(frame, name, weight, "weight") if weight else np.ones(len(frame))
+    keep = (weights > 0) & (codes >= 0).any(axis=1)
+    codes, weights = codes[keep], weights[keep]
+    if len(weights) == 0:
+        raise DataError("has no rows with an observed attribute and a positive weight", file=name)
+    # Kish's effective sample size: weights carry no more evidence than this many persons.
+    n_effective = float(weights.sum() ** 2 / (weights**2).sum())
+    scaled = weights * n_effective / weights.sum()
+    axes_of = [spec.names.index(c) for c in columns]
+    patterns = []
+    observed = codes >= 0
+    for pattern in sorted({tuple(r) for r in observed.tolist()}, reverse=True):
+        rows = (observed == np.array(pattern)).all(axis=1)
+        cols = [j for j, seen in enumerate(pattern) if seen]
+        axes = [axes_of[j] for j in cols]
+        order = np.argsort(axes)
+        axes_sorted = tuple(axes[i] for i in order)
+        cols_sorted = [cols[i] for i in order]
+        shape = tuple(spec.shape[a] for a in axes_sorted)
+        dense = np.zeros(shape)
+        np.add.at(dense, tuple(codes[rows][:, c] for c in cols_sorted), scaled[rows])
+        patterns.append((axes_sorted, dense))
+    return Sample(
+        source=name,
+        patterns=tuple(patterns),
+        n_rows=int(len(weights)),
+        n_effective=n_effective,
+        weight_total=float(weights.sum()),
+    )
+
+
+def _expand(values: np.ndarray, axes: tuple[int, ...], ndim: int) -> np.ndarray:
+    """Broadcastable view of a margin over ``axes`` against the full grid."""
+    shape = [1] * ndim
+    for a, n in zip(axes, values.shape):
+        shape[a] = n
+    return values.reshape(shape)
+
+
+def margin(values: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """Sum a grid (or a stack of grids in the last dims) down to ``axes``."""
+    ndim_grid = values.ndim
+    drop = tuple(a for a in range(ndim_grid) if a not in axes)
+    return values.sum(axis=drop)
+
+
+def _submargin(table: Table, axes: tuple[int, ...]) -> np.ndarray:
+    keep = tuple(table.axes.index(a) for a in axes)
+    drop = tuple(i for i in range(len(table.axes)) if i not in keep)
+    return table.counts.sum(axis=drop)
+
+
+def _subvar(table: Table, axes: tuple[int, ...]) -> np.ndarray:
+    keep = tuple(table.axes.index(a) for a in axes)
+    drop = tuple(i for i in range(len(table.axes)) if i not in keep)
+    return (table.se**2).sum(axis=drop) if table.se is not None else np.zeros_like(_submargin(table, axes))
+
+
+def _label(spec: Spec, axes: tuple[int, ...], cell: tuple[int, ...]) -> str:
+    if not axes:
+        return "the grand total"
+    return "the total for " + ", ".join(f"{spec.names[a]}={spec.attributes[a].levels[i]}" for a, i in zip(axes, cell))
+
+
+def _check_totals(spec: Spec, tables: list[Table], sample: Sample | None) -> float:
+    exact = [t for t in tables if t.exact]
+    for a, b in itertools.combinations(tables, 2):
+        shared = tuple(x for x in a.axes if x in b.axes)
+        ma, mb = _submargin(a, shared), _submargin(b, shared)
+        if a.exact and b.exact:
+            allowed = EXACT_RTOL * max(a.total, b.total) + 1e-9
+        else:
+            allowed = TOTALS_Z * np.sqrt(_subvar(a, shared) + _subvar(b, shared)) + EXACT_RTOL * max(a.total, b.total)
+        gap = np.abs(ma - mb) - allowed
+        if (gap > 0).any():
+            cell = np.unravel_index(int(np.argmax(gap)), gap.shape) if gap.ndim else ()
+            kind = "exact tables must agree" if a.exact and b.exact else "more than their standard errors allow"
+            raise DataError(
+                f"{_label(spec, shared, tuple(int(c) for c in cell))} is {_fmt(mb[cell])} here but "
+                f"{_fmt(ma[cell])} in {a.source} ({kind})",
+                file=b.source,
+                column="count",
+            )
+    if exact:
+        total = exact[0].total
+        if spec.population is not None and abs(spec.population - total) > EXACT_RTOL * total + 1e-9:
+            raise DataError(
+                f"the spec's population {_fmt(spec.population)} differs from the exact tables' total {_fmt(total)}",
+                file=exact[0].source,
+                column="count",
+            )
+        return total
+    if spec.population is not None:
+        for t in tables:
+            allowed = TOTALS_Z * math.sqrt(float((t.se**2).sum())) + EXACT_RTOL * t.total
+            if abs(t.total - spec.population) > allowed:
+                raise DataError(
+                    f"the total {_fmt(t.total)} differs from the spec's population {_fmt(spec.population)} "
+                    "by more than its standard errors allow",
+                    file=t.source,
+                    column="count",
+                )
+        return spec.population
+    if tables:
+        return float(np.mean([t.total for t in tables]))
+    assert sample is not None
+    return sample.weight_total
+
+
+def _check_support(spec: Spec, tables: list[Table], sample: Sample | None, support: np.ndarray) -> None:
+    for t in tables:
+        possible = margin(support, t.axes) > 0
+        bad = (t.counts > 0) & ~possible
+        if t.exact and bad.any():
+            cell = tuple(int(c) for c in np.argwhere(bad)[0])
+            raise DataError(
+                f"{_label(spec, t.axes, cell).replace('the total for ', '')} has a positive count but every "
+                "matching person is ruled out by the rules or by zero counts in other exact tables",
+                file=t.source,
+                column="count",
+            )
+    if sample is None:
+        return
+    for axes, counts in sample.patterns:
+        possible = margin(support, axes) > 0
+        bad = (counts > 0) & ~possible
+        if bad.any():
+            cell = tuple(int(c) for c in np.argwhere(bad)[0])
+            label = ", ".join(f"{spec.names[a]}={spec.attributes[a].levels[i]}" for a, i in zip(axes, cell))
+            raise DataError(
+                f"a sampled person ({label}) is impossible under the rules or the zero counts of the exact tables",
+                file=sample.source,
+            )
+
+
+def _fmt(x: float) -> str:
+    return f"{float(x):,.6g}"

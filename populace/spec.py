@@ -1,0 +1,407 @@
+"""The spec: what the population looks like and where the evidence lies.
+
+A :class:`Spec` is an immutable description (section 1 of DESIGN.md). Reading it checks
+the keys and the attribute declarations only; the data files are read and checked by
+:func:`populace.data.load_inputs`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import yaml
+
+from populace.errors import SpecError
+
+TOP_KEYS = (
+    "population",
+    "attributes",
+    "marginals",
+    "microdata",
+    "rules",
+    "llm_filter",
+    "model",
+    "inference",
+)
+ATTRIBUTE_KEYS = ("levels", "ordered", "role")
+MARGINAL_KEYS = ("file",)
+MICRODATA_KEYS = ("file", "weight")
+MODEL_KEYS = ("kind", "interactions")
+INFERENCE_KEYS = ("method", "draws", "chains", "seed")
+LLM_FILTER_KEYS = ("scorer", "model", "mode", "cache", "template")
+MODEL_KINDS = ("loglinear", "copula")
+METHODS = ("nuts", "advi", "pathfinder")
+ROLES = ("geography",)
+TRUE_WORDS = ("true", "yes", "on", "1")
+FALSE_WORDS = ("false", "no", "off", "0")
+
+# Sampler defaults of the command line contract (DESIGN.md section 2).
+DEFAULT_METHOD = "nuts"
+DEFAULT_DRAWS = 1000
+DEFAULT_CHAINS = 4
+DEFAULT_SEED = 0
+# Pairwise terms plus three-way terms shrunk hard (their global scale is half the
+# pairwise one). On the CPS 1988 example three-way terms lifted 90% interval coverage of
+# cells with >= 10 persons from 0.85 to 0.89 at the same TVD (BENCHMARKS.md).
+DEFAULT_INTERACTIONS = 3
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Attribute:
+    """A categorical attribute with named levels, in declared order."""
+
+    name: str
+    levels: tuple[str, ...]
+    ordered: bool = False
+    role: str | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.levels) < 1:
+            raise SpecError(f"attribute '{self.name}' has no levels")
+        if len(set(self.levels)) != len(self.levels):
+            dup = next(v for v in self.levels if self.levels.count(v) > 1)
+            raise SpecError(f"attribute '{self.name}' lists level '{dup}' twice")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TableSource:
+    """A CSV input: a path relative to the spec, or text already in memory."""
+
+    file: str
+    text: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Microdata:
+    """A weighted sample of individuals; ``weight`` names the weight column."""
+
+    source: TableSource
+    weight: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ModelOptions:
+    """Which model to build: ``kind`` and the highest interaction order."""
+
+    kind: str = "loglinear"
+    interactions: int = DEFAULT_INTERACTIONS
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class InferenceOptions:
+    """How to fit: method, draws per chain, chains and seed."""
+
+    method: str = DEFAULT_METHOD
+    draws: int = DEFAULT_DRAWS
+    chains: int = DEFAULT_CHAINS
+    seed: int = DEFAULT_SEED
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Spec:
+    """A population to recover: attributes, evidence, rules and fitting options.
+
+    Examples
+    --------
+    >>> import populace as pp
+    >>> spec = pp.Spec(
+    ...     attributes=[pp.Attribute(name="sex", levels=("female", "male"))],
+    ...     marginals=[pp.TableSource(file="sex.csv", text="sex,count\\nfemale,52\\nmale,48\\n")],
+    ... )
+    >>> spec.shape
+    (2,)
+    """
+
+    attributes: tuple[Attribute, ...]
+    marginals: tuple[TableSource, ...] = ()
+    microdata: Microdata | None = None
+    rules: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...] = ()
+    population: float | None = None
+    model: ModelOptions = ModelOptions()
+    inference: InferenceOptions = InferenceOptions()
+    llm_filter: Mapping[str, str] | None = None
+    base_dir: pathlib.Path = pathlib.Path(".")
+    name: str = "spec"
+    text: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "attributes", tuple(self.attributes))
+        object.__setattr__(self, "marginals", tuple(self.marginals))
+        object.__setattr__(self, "rules", tuple(_freeze_rule(r) for r in self.rules))
+        names = [a.name for a in self.attributes]
+        if not names:
+            raise SpecError(f"{self.name}: 'attributes' is empty; declare at least one")
+        if len(set(names)) != len(names):
+            dup = next(n for n in names if names.count(n) > 1)
+            raise SpecError(f"{self.name}: attribute '{dup}' is declared twice")
+        for reserved in ("count", "se", "persona_id", "draw", "mean", "sd", "lower", "upper"):
+            if reserved in names:
+                raise SpecError(f"{self.name}: '{reserved}' is reserved and cannot name an attribute")
+        if not self.marginals and self.microdata is None:
+            raise SpecError(f"{self.name}: give at least one of 'marginals' or 'microdata'")
+        if self.model.kind not in MODEL_KINDS:
+            raise SpecError(
+                f"{self.name}: model.kind '{self.model.kind}' is unknown (use one of {', '.join(MODEL_KINDS)})"
+            )
+        if self.model.kind == "copula":
+            raise SpecError(f"{self.name}: model.kind 'copula' is not available in this version; use 'loglinear'")
+        if self.model.interactions < 1:
+            raise SpecError(f"{self.name}: model.interactions must be at least 1, got {self.model.interactions}")
+        _check_inference(self.inference, self.name)
+        if self.llm_filter is not None:
+            raise SpecError(
+                f"{self.name}: 'llm_filter' is not available in this version; remove the block "
+                "(structural zeros go in 'rules')"
+            )
+        for i, rule in enumerate(self.rules, start=1):
+            for key, values in rule:
+                if key not in names:
+                    raise SpecError(
+                        f"{self.name}: rule {i} names unknown attribute '{key}' (attributes: {', '.join(names)})"
+                    )
+                levels = self.attribute(key).levels
+                for v in values:
+                    if v not in levels:
+                        raise SpecError(
+                            f"{self.name}: rule {i}: '{v}' is not a level of '{key}' (levels: {', '.join(levels)})"
+                        )
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Attribute names in declared order."""
+        return tuple(a.name for a in self.attributes)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Number of levels of each attribute: the shape of the cell grid."""
+        return tuple(len(a.levels) for a in self.attributes)
+
+    def attribute(self, name: str) -> Attribute:
+        """Return the attribute called ``name``."""
+        for a in self.attributes:
+            if a.name == name:
+                return a
+        raise SpecError(f"{self.name}: unknown attribute '{name}' (attributes: {', '.join(self.names)})")
+
+    def with_inference(self, **changes: Any) -> Spec:
+        """Return a copy with some inference options replaced (``None`` keeps the old one)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        options = dataclasses.replace(self.inference, **changes)
+        _check_inference(options, self.name)
+        return dataclasses.replace(self, inference=options)
+
+    @classmethod
+    def from_yaml(cls, path: str | pathlib.Path) -> Spec:
+        """Read a spec file; paths inside it are relative to the file.
+
+        Examples
+        --------
+        >>> spec = Spec.from_yaml("spec.yaml")  # doctest: +SKIP
+        """
+        path = pathlib.Path(path)
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            raise SpecError("no such spec file", file=str(path)) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SpecError(f"cannot read the spec: {exc}", file=str(path)) from None
+        return cls.from_text(text, base_dir=path.resolve().parent, name=path.name)
+
+    @classmethod
+    def from_text(cls, text: str, *, base_dir: str | pathlib.Path = ".", name: str = "spec") -> Spec:
+        """Parse spec YAML from a string (used for the copy embedded in a posterior)."""
+        try:
+            # BaseLoader keeps every scalar as the text that was written, so levels such as
+            # `no` or `12` stay strings (YAML 1.1 would turn them into False and 12).
+            raw = yaml.load(text, Loader=yaml.BaseLoader)  # noqa: S506 - BaseLoader builds only str/list/dict
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise SpecError(f"{name}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        if not isinstance(raw, dict):
+            raise SpecError(f"{name}: the spec must be a mapping with an 'attributes' key")
+        return _from_mapping(raw, base_dir=pathlib.Path(base_dir), name=name, text=text)
+
+
+def _freeze_rule(rule: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    items = rule.items() if isinstance(rule, Mapping) else rule
+    out = []
+    for key, values in items:
+        if isinstance(values, str):
+            values = (values,)
+        out.append((str(key), tuple(str(v) for v in values)))
+    return tuple(out)
+
+
+def _check_inference(options: InferenceOptions, name: str) -> None:
+    if options.method not in METHODS:
+        raise SpecError(f"{name}: inference method '{options.method}' is unknown (use one of {', '.join(METHODS)})")
+    if options.draws < 1:
+        raise SpecError(f"{name}: draws must be at least 1, got {options.draws}")
+    if options.chains < 1:
+        raise SpecError(f"{name}: chains must be at least 1, got {options.chains}")
+    if options.seed < 0:
+        raise SpecError(f"{name}: seed must be a non-negative integer, got {options.seed}")
+
+
+def _check_keys(block: Mapping[str, Any], allowed: Iterable[str], where: str, name: str) -> None:
+    allowed = tuple(allowed)
+    for key in block:
+        if key not in allowed:
+            raise SpecError(f"{name}: unknown key '{key}' in {where} (allowed: {', '.join(allowed)})")
+
+
+def _mapping(value: Any, where: str, name: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise SpecError(f"{name}: {where} must be a mapping, got {value!r}")
+    return value
+
+
+def _scalar(value: Any, where: str, name: str) -> str:
+    if not isinstance(value, str):
+        raise SpecError(f"{name}: {where} must be a single value, got {value!r}")
+    return value
+
+
+def _integer(value: Any, where: str, name: str) -> int:
+    text = _scalar(value, where, name)
+    try:
+        return int(text)
+    except ValueError:
+        raise SpecError(f"{name}: {where} must be an integer, got '{text}'") from None
+
+
+def _boolean(value: Any, where: str, name: str) -> bool:
+    text = _scalar(value, where, name).lower()
+    if text in TRUE_WORDS:
+        return True
+    if text in FALSE_WORDS:
+        return False
+    raise SpecError(f"{name}: {where} must be true or false, got '{text}'")
+
+
+def _from_mapping(raw: dict[str, Any], *, base_dir: pathlib.Path, name: str, text: str) -> Spec:
+    _check_keys(raw, TOP_KEYS, "the spec", name)
+    if "attributes" not in raw:
+        raise SpecError(f"{name}: missing key 'attributes'")
+    attributes = []
+    for attr_name, block in _mapping(raw["attributes"], "'attributes'", name).items():
+        block = _mapping(block, f"attribute '{attr_name}'", name)
+        _check_keys(block, ATTRIBUTE_KEYS, f"attribute '{attr_name}'", name)
+        levels = block.get("levels")
+        if not isinstance(levels, list) or not levels:
+            raise SpecError(f"{name}: attribute '{attr_name}' needs a non-empty list 'levels'")
+        for level in levels:
+            if not isinstance(level, str):
+                raise SpecError(f"{name}: attribute '{attr_name}' has a level that is not a single value: {level!r}")
+        role = block.get("role")
+        if role is not None and role not in ROLES:
+            raise SpecError(f"{name}: attribute '{attr_name}' has unknown role '{role}' (use one of {', '.join(ROLES)})")
+        ordered = _boolean(block["ordered"], f"attributes.{attr_name}.ordered", name) if "ordered" in block else False
+        try:
+            attributes.append(Attribute(name=attr_name, levels=tuple(levels), ordered=ordered, role=role))
+        except SpecError as exc:
+            raise SpecError(f"{name}: {exc}") from None
+
+    marginals = []
+    entries = raw.get("marginals") or []
+    if not isinstance(entries, list):
+        raise SpecError(f"{name}: 'marginals' must be a list of {{file: ...}} entries")
+    for i, entry in enumerate(entries, start=1):
+        entry = {"file": entry} if isinstance(entry, str) else _mapping(entry, f"marginals entry {i}", name)
+        _check_keys(entry, MARGINAL_KEYS, f"marginals entry {i}", name)
+        if "file" not in entry:
+            raise SpecError(f"{name}: marginals entry {i} needs a 'file'")
+        marginals.append(TableSource(file=_scalar(entry["file"], f"marginals entry {i} file", name)))
+
+    microdata = None
+    if raw.get("microdata") not in (None, "", "null"):
+        block = _mapping(raw["microdata"], "'microdata'", name)
+        _check_keys(block, MICRODATA_KEYS, "'microdata'", name)
+        if "file" not in block:
+            raise SpecError(f"{name}: 'microdata' needs a 'file'")
+        weight = block.get("weight")
+        microdata = Microdata(
+            source=TableSource(file=_scalar(block["file"], "microdata file", name)),
+            weight=None if weight in (None, "", "null") else _scalar(weight, "microdata weight", name),
+        )
+
+    rules = []
+    entries = raw.get("rules") or []
+    if not isinstance(entries, list):
+        raise SpecError(f"{name}: 'rules' must be a list of mappings such as {{age: '0-17', marital: married}}")
+    for i, rule in enumerate(entries, start=1):
+        rule = _mapping(rule, f"rule {i}", name)
+        if not rule:
+            raise SpecError(f"{name}: rule {i} is empty")
+        frozen = []
+        for key, values in rule.items():
+            if isinstance(values, str):
+                values = [values]
+            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                raise SpecError(f"{name}: rule {i}: '{key}' must be a level or a list of levels")
+            frozen.append((key, tuple(values)))
+        rules.append(tuple(frozen))
+
+    model = ModelOptions()
+    if raw.get("model") is not None:
+        block = _mapping(raw["model"], "'model'", name)
+        _check_keys(block, MODEL_KEYS, "'model'", name)
+        model = ModelOptions(
+            kind=_scalar(block.get("kind", "loglinear"), "model.kind", name),
+            interactions=_integer(block.get("interactions", str(DEFAULT_INTERACTIONS)), "model.interactions", name),
+        )
+
+    inference = InferenceOptions()
+    if raw.get("inference") is not None:
+        block = _mapping(raw["inference"], "'inference'", name)
+        _check_keys(block, INFERENCE_KEYS, "'inference'", name)
+        inference = InferenceOptions(
+            method=_scalar(block.get("method", DEFAULT_METHOD), "inference.method", name),
+            draws=_integer(block.get("draws", str(DEFAULT_DRAWS)), "inference.draws", name),
+            chains=_integer(block.get("chains", str(DEFAULT_CHAINS)), "inference.chains", name),
+            seed=_integer(block.get("seed", str(DEFAULT_SEED)), "inference.seed", name),
+        )
+
+    llm_filter = None
+    if raw.get("llm_filter") is not None:
+        block = _mapping(raw["llm_filter"], "'llm_filter'", name)
+        _check_keys(block, LLM_FILTER_KEYS, "'llm_filter'", name)
+        llm_filter = dict(block)
+
+    population = None
+    if raw.get("population") not in (None, "", "null"):
+        text_value = _scalar(raw["population"], "population", name)
+        try:
+            population = float(text_value.replace("_", ""))
+        except ValueError:
+            raise SpecError(f"{name}: population must be a number, got '{text_value}'") from None
+        if not population > 0:
+            raise SpecError(f"{name}: population must be positive, got '{text_value}'")
+
+    return Spec(
+        attributes=tuple(attributes),
+        marginals=tuple(marginals),
+        microdata=microdata,
+        rules=tuple(rules),
+        population=population,
+        model=model,
+        inference=inference,
+        llm_filter=llm_filter,
+        base_dir=base_dir,
+        name=name,
+        text=text,
+    )
+
+
+def rule_mask(spec: Spec) -> Sequence[tuple[tuple[int, tuple[int, ...]], ...]]:
+    """Rules as attribute positions and level indices, for building the support mask."""
+    out = []
+    for rule in spec.rules:
+        out.append(
+            tuple((spec.names.index(k), tuple(spec.attribute(k).levels.index(v) for v in vs)) for k, vs in rule)
+        )
+    return out
