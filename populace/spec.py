@@ -37,6 +37,9 @@ METHODS = ("nuts", "advi", "pathfinder")
 ROLES = ("geography",)
 TRUE_WORDS = ("true", "yes", "on", "1")
 FALSE_WORDS = ("false", "no", "off", "0")
+# What YAML writes for "nothing": BaseLoader keeps these as text, so an empty or null
+# block (`inference:`, `llm_filter: null`) must be recognised by hand.
+NULL_WORDS = ("", "~", "null", "Null", "NULL")
 
 # Sampler defaults of the command line contract (DESIGN.md section 2).
 DEFAULT_METHOD = "nuts"
@@ -254,6 +257,10 @@ def _check_keys(block: Mapping[str, Any], allowed: Iterable[str], where: str, na
             raise SpecError(f"{name}: unknown key '{key}' in {where} (allowed: {', '.join(allowed)})")
 
 
+def _absent(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value in NULL_WORDS)
+
+
 def _mapping(value: Any, where: str, name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise SpecError(f"{name}: {where} must be a mapping, got {value!r}")
@@ -318,7 +325,7 @@ def _from_mapping(raw: dict[str, Any], *, base_dir: pathlib.Path, name: str, tex
         marginals.append(TableSource(file=_scalar(entry["file"], f"marginals entry {i} file", name)))
 
     microdata = None
-    if raw.get("microdata") not in (None, "", "null"):
+    if not _absent(raw.get("microdata")):
         block = _mapping(raw["microdata"], "'microdata'", name)
         _check_keys(block, MICRODATA_KEYS, "'microdata'", name)
         if "file" not in block:
@@ -326,7 +333,7 @@ def _from_mapping(raw: dict[str, Any], *, base_dir: pathlib.Path, name: str, tex
         weight = block.get("weight")
         microdata = Microdata(
             source=TableSource(file=_scalar(block["file"], "microdata file", name)),
-            weight=None if weight in (None, "", "null") else _scalar(weight, "microdata weight", name),
+            weight=None if _absent(weight) else _scalar(weight, "microdata weight", name),
         )
 
     rules = []
@@ -347,7 +354,7 @@ def _from_mapping(raw: dict[str, Any], *, base_dir: pathlib.Path, name: str, tex
         rules.append(tuple(frozen))
 
     model = ModelOptions()
-    if raw.get("model") is not None:
+    if not _absent(raw.get("model")):
         block = _mapping(raw["model"], "'model'", name)
         _check_keys(block, MODEL_KEYS, "'model'", name)
         model = ModelOptions(
@@ -356,7 +363,7 @@ def _from_mapping(raw: dict[str, Any], *, base_dir: pathlib.Path, name: str, tex
         )
 
     inference = InferenceOptions()
-    if raw.get("inference") is not None:
+    if not _absent(raw.get("inference")):
         block = _mapping(raw["inference"], "'inference'", name)
         _check_keys(block, INFERENCE_KEYS, "'inference'", name)
         inference = InferenceOptions(
@@ -367,13 +374,13 @@ def _from_mapping(raw: dict[str, Any], *, base_dir: pathlib.Path, name: str, tex
         )
 
     llm_filter = None
-    if raw.get("llm_filter") is not None:
+    if not _absent(raw.get("llm_filter")):
         block = _mapping(raw["llm_filter"], "'llm_filter'", name)
         _check_keys(block, LLM_FILTER_KEYS, "'llm_filter'", name)
         llm_filter = dict(block)
 
     population = None
-    if raw.get("population") not in (None, "", "null"):
+    if not _absent(raw.get("population")):
         text_value = _scalar(raw["population"], "population", name)
         try:
             population = float(text_value.replace("_", ""))
@@ -405,3 +412,35 @@ def rule_mask(spec: Spec) -> Sequence[tuple[tuple[int, tuple[int, ...]], ...]]:
             tuple((spec.names.index(k), tuple(spec.attribute(k).levels.index(v) for v in vs)) for k, vs in rule)
         )
     return out
+
+
+def spec_to_yaml(spec: Spec) -> str:
+    """Write a spec as YAML that :meth:`Spec.from_text` reads back to an equal spec.
+
+    Marginal and microdata entries keep their file names; their contents travel
+    separately (a posterior file embeds them).
+    """
+    if spec.text is not None:
+        return spec.text
+    doc: dict[str, Any] = {}
+    if spec.population is not None:
+        doc["population"] = spec.population
+    doc["attributes"] = {}
+    for a in spec.attributes:
+        block: dict[str, Any] = {"levels": list(a.levels)}
+        if a.ordered:
+            block["ordered"] = True
+        if a.role:
+            block["role"] = a.role
+        doc["attributes"][a.name] = block
+    if spec.marginals:
+        doc["marginals"] = [{"file": m.file} for m in spec.marginals]
+    if spec.microdata is not None:
+        doc["microdata"] = {"file": spec.microdata.source.file}
+        if spec.microdata.weight:
+            doc["microdata"]["weight"] = spec.microdata.weight
+    if spec.rules:
+        doc["rules"] = [{k: list(v) for k, v in rule} for rule in spec.rules]
+    doc["model"] = dataclasses.asdict(spec.model)
+    doc["inference"] = dataclasses.asdict(spec.inference)
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=False)

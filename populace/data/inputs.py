@@ -64,6 +64,10 @@ class Sample:
     n_rows: int
     n_effective: float
     weight_total: float
+    # Per kept row: its 1-based row in the file and its level code on every axis (-1 where
+    # not observed), so an impossible person can be reported by row.
+    row_numbers: np.ndarray | None = None
+    row_cells: np.ndarray | None = None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -178,6 +182,18 @@ def _parse_csv(text: str, name: str) -> pd.DataFrame:
         if h in seen:
             raise DataError("the column appears twice in the header", file=name, column=h)
         seen.add(h)
+    # pandas would take a first column of row labels from rows longer than the header
+    # (shifting every value one column left), so such rows are refused here.
+    try:
+        records = csv.reader(io.StringIO(text))
+        next(records)
+        for row, record in enumerate((r for r in records if r), start=1):
+            if len(record) > len(header):
+                raise DataError(
+                    f"has {len(record)} fields but the header has {len(header)}", file=name, row=row, value=record
+                )
+    except csv.Error as exc:
+        raise DataError(f"cannot be parsed as CSV: {exc}", file=name) from None
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=False)
     except (pd.errors.ParserError, ValueError) as exc:
@@ -283,12 +299,15 @@ def _sample(spec: Spec, name: str, frame: pd.DataFrame, weight: str | None) -> S
     weights = _numbers(frame, name, weight, "weight") if weight else np.ones(len(frame))
     keep = (weights > 0) & (codes >= 0).any(axis=1)
     codes, weights = codes[keep], weights[keep]
+    row_numbers = np.flatnonzero(keep) + 1
     if len(weights) == 0:
         raise DataError("has no rows with an observed attribute and a positive weight", file=name)
     # Kish's effective sample size: weights carry no more evidence than this many persons.
     n_effective = float(weights.sum() ** 2 / (weights**2).sum())
     scaled = weights * n_effective / weights.sum()
     axes_of = [spec.names.index(c) for c in columns]
+    row_cells = np.full((len(weights), len(spec.shape)), -1, dtype=np.int64)
+    row_cells[:, axes_of] = codes
     patterns = []
     observed = codes >= 0
     for pattern in sorted({tuple(r) for r in observed.tolist()}, reverse=True):
@@ -308,6 +327,8 @@ def _sample(spec: Spec, name: str, frame: pd.DataFrame, weight: str | None) -> S
         n_rows=int(len(weights)),
         n_effective=n_effective,
         weight_total=float(weights.sum()),
+        row_numbers=row_numbers,
+        row_cells=row_cells,
     )
 
 
@@ -412,7 +433,18 @@ def _check_support(spec: Spec, tables: list[Table], sample: Sample | None, suppo
             raise DataError(
                 f"a sampled person ({label}) is impossible under the rules or the zero counts of the exact tables",
                 file=sample.source,
+                row=_sample_row(sample, axes, cell),
             )
+
+
+def _sample_row(sample: Sample, axes: tuple[int, ...], cell: tuple[int, ...]) -> int | None:
+    """The first row of the sample that observes exactly ``axes``, at ``cell``."""
+    if sample.row_cells is None or sample.row_numbers is None:
+        return None
+    observed = sample.row_cells >= 0
+    pattern = np.isin(np.arange(sample.row_cells.shape[1]), axes)
+    match = (observed == pattern).all(axis=1) & (sample.row_cells[:, list(axes)] == np.array(cell)).all(axis=1)
+    return int(sample.row_numbers[np.argmax(match)]) if match.any() else None
 
 
 def _fmt(x: float) -> str:

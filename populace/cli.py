@@ -1,0 +1,236 @@
+"""The ``populace`` command line (DESIGN.md section 2).
+
+Exit codes: 0 success, 1 a failed check or fit, 2 bad input (one line on stderr naming
+the file, row, column and value). ``joint`` and ``personas`` never import JAX.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import pathlib
+import sys
+from collections.abc import Sequence
+
+from populace.errors import FitError, PopulaceInputError
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage mistakes as bad input (exit 2) on one line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be non-negative, got {value}")
+    return value
+
+
+def _prob(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
+def _by(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = _Parser(prog="populace", description="Recover a population's joint distribution, with uncertainty.")
+    parser.add_argument("--version", action="version", version=f"populace {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("fit", help="fit a spec and write the posterior file")
+    p.add_argument("spec", help="the spec file (YAML)")
+    p.add_argument("--out", required=True, help="posterior file to write (NetCDF)")
+    p.add_argument("--method", choices=("nuts", "advi", "pathfinder"), help="inference method (default: nuts)")
+    p.add_argument("--draws", type=_positive_int, help="draws per chain (default 1000)")
+    p.add_argument("--chains", type=_positive_int, help="chains (default 4)")
+    p.add_argument("--seed", type=_seed, help="random seed (default 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    p = sub.add_parser("joint", help="shares of a table of attributes, with credible intervals")
+    p.add_argument("posterior")
+    p.add_argument("--by", type=_by, help="comma-separated attributes (default: all, the full joint)")
+    p.add_argument("--prob", type=_prob, default=0.9, help="credible mass of the interval (default 0.9)")
+    p.add_argument("--out", help="CSV file to write (default: print)")
+    p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("personas", help="draw personas across posterior draws")
+    p.add_argument("posterior")
+    p.add_argument("-n", type=_positive_int, required=True, help="number of personas")
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--out", default="personas.parquet", help="file to write: .parquet (default) or .csv")
+    p.add_argument("--tier", choices=("tabular", "descriptive"), default="tabular")
+    p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("check", help="posterior predictive and convergence checks, with plots")
+    p.add_argument("posterior")
+    p.add_argument("--out", help="folder for the report and plots")
+    p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("forecast", help="post-stratified outcome forecast (not available in this version)")
+    p.add_argument("posterior")
+    p.add_argument("outcome")
+    p.add_argument("--by")
+    p.add_argument("--prob", type=_prob, default=0.9)
+    p.add_argument("--out")
+    p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("demo", help="run the whole pipeline on the embedded CPS 1988 data")
+    p.add_argument("--out", default="demo-output", help="folder for the results (default demo-output)")
+    p.add_argument("--draws", type=_positive_int, default=1000)
+    p.add_argument("--chains", type=_positive_int, default=4)
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def _version() -> str:
+    from populace import __version__
+
+    return __version__
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from populace.inference.fit import fit
+    from populace.spec import Spec
+
+    spec = Spec.from_yaml(args.spec)
+    out = pathlib.Path(args.out)
+    if not out.resolve().parent.is_dir():
+        raise PopulaceInputError("the output folder does not exist", file=str(out))
+    post = fit(spec, method=args.method, draws=args.draws, chains=args.chains, seed=args.seed,
+               progress=not args.quiet)
+    post.to_netcdf(out)
+    if not args.quiet:
+        print(f"populace: wrote {out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_joint(args: argparse.Namespace) -> int:
+    from populace.io import atomic_path
+    from populace.posterior import load
+
+    post = load(args.posterior)
+    table = post.summary(args.by, prob=args.prob)
+    if args.out:
+        with atomic_path(args.out) as tmp:
+            table.to_csv(tmp, index=False)
+    else:
+        buffer = io.StringIO()
+        table.to_csv(buffer, index=False)
+        sys.stdout.write(buffer.getvalue())
+    return EXIT_OK
+
+
+def _cmd_personas(args: argparse.Namespace) -> int:
+    from populace.personas import personas, write_personas
+    from populace.posterior import load
+
+    post = load(args.posterior)
+    frame = personas(post, args.n, seed=args.seed, tier=args.tier)
+    write_personas(frame, args.out)
+    if not args.quiet:
+        print(f"populace: wrote {len(frame):,} personas from {frame['draw'].nunique():,} posterior draws to {args.out}",
+              file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from populace.inference.checks import check
+    from populace.posterior import load
+
+    post = load(args.posterior)
+    report = check(post)
+    print(report.text())
+    if args.out:
+        write_report(report, pathlib.Path(args.out))
+        if not args.quiet:
+            print(f"populace: wrote the report and plots to {args.out}", file=sys.stderr)
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def write_report(report: object, folder: pathlib.Path) -> None:
+    """Write checks.csv, cells.csv and ppc.png into ``folder``."""
+    from populace.io import atomic_path
+    from populace.plots import ppc_plot
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(folder / "checks.csv") as tmp:
+        report.checks.to_csv(tmp, index=False)
+    if len(report.cells):
+        with atomic_path(folder / "cells.csv") as tmp:
+            report.cells.to_csv(tmp, index=False)
+        ppc_plot(report.cells, folder / "ppc.png")
+
+
+def _cmd_forecast(args: argparse.Namespace) -> int:
+    print("populace: forecast is not available in this version (outcome models come in a later release)",
+          file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from populace.demo import run_demo
+
+    return run_demo(pathlib.Path(args.out), draws=args.draws, chains=args.chains, seed=args.seed,
+                    progress=not args.quiet)
+
+
+COMMANDS = {"fit": _cmd_fit, "joint": _cmd_joint, "personas": _cmd_personas, "check": _cmd_check,
+            "forecast": _cmd_forecast, "demo": _cmd_demo}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        return COMMANDS[args.command](args)
+    except PopulaceInputError as exc:
+        print(f"populace: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except FitError as exc:
+        print(f"populace: fit failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("populace: interrupted; no output was written", file=sys.stderr)
+        return 130
+
+
+def run() -> None:
+    """Console-script entry point."""
+    raise SystemExit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,139 @@
+"""Posterior predictive checks of every input, plus convergence (``populace check``).
+
+- Exact tables: the posterior mean margin must meet each share within
+  ``EXACT_TOLERANCE_PP`` percentage points (the contract's 0.2 pp).
+- Tables with standard errors: each published count against its 90% posterior
+  predictive interval (``population * margin + se * noise``); a few cells outside are
+  expected and only reported.
+- Microdata: a posterior predictive p-value of Pearson's chi-square for each pattern of
+  observed attributes (Gelman, Meng and Stern 1996), replicating the weighted sample at
+  its effective size; values near 0 mean the model cannot reproduce the sample.
+- Convergence: :func:`populace.inference.diagnostics.convergence`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from populace.posterior import DEFAULT_CREDIBLE_MASS, Posterior
+
+# The contract: `check` fails when an exact table is missed by more than 0.2 points.
+EXACT_TOLERANCE_PP = 0.2
+# Posterior predictive p-values below this are reported as a misfit of the microdata.
+PPP_ALERT = 0.01
+# Draws used for the predictive simulations (enough for stable 90% intervals).
+MAX_PPC_DRAWS = 1000
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CheckReport:
+    """Outcome of :func:`check`: one row per check, the table cells, and pass/fail."""
+
+    checks: pd.DataFrame
+    cells: pd.DataFrame
+
+    @property
+    def ok(self) -> bool:
+        """True when no failing check."""
+        return bool(self.checks["ok"].all())
+
+    def text(self) -> str:
+        """A printable summary."""
+        lines = []
+        for row in self.checks.itertuples():
+            lines.append(f"{'ok  ' if row.ok else 'FAIL'} {row.check:<34} {row.message}")
+        lines.append("check: passed" if self.ok else "check: FAILED")
+        return "\n".join(lines)
+
+
+def check(post: Posterior, *, seed: int = 0) -> CheckReport:
+    """Run every posterior predictive and convergence check.
+
+    Parameters
+    ----------
+    post
+        A fitted or loaded posterior.
+    seed
+        Seed of the predictive simulations.
+
+    Returns
+    -------
+    CheckReport
+
+    Examples
+    --------
+    >>> report = pp.check(post)  # doctest: +SKIP
+    >>> print(report.text())  # doctest: +SKIP
+    """
+    from populace.inference.diagnostics import convergence
+
+    rng = np.random.default_rng(seed)
+    inputs = post.inputs()
+    spec = post.spec
+    flat = post.posterior["p"].values.reshape(post.n_samples, *spec.shape)
+    if flat.shape[0] > MAX_PPC_DRAWS:
+        flat = flat[np.linspace(0, flat.shape[0] - 1, MAX_PPC_DRAWS).astype(int)]
+    rows: list[dict[str, Any]] = []
+    cells: list[pd.DataFrame] = []
+    alpha = (1 - DEFAULT_CREDIBLE_MASS) / 2
+    for table in inputs.tables:
+        drop = tuple(a + 1 for a in range(len(spec.shape)) if a not in table.axes)
+        shares = flat.sum(axis=drop) if drop else flat
+        shares = shares.reshape(shares.shape[0], *table.counts.shape)
+        observed = table.counts / table.total
+        frame = _cells_frame(spec, table.axes, table.source)
+        frame["observed"] = observed.ravel()
+        frame["mean"] = shares.mean(axis=0).ravel()
+        if table.exact:
+            gap = float(np.abs(shares.mean(axis=0) - observed).max()) * 100
+            frame["lower"], frame["upper"] = np.quantile(shares, [alpha, 1 - alpha], axis=0).reshape(2, -1)
+            rows.append({"check": f"exact table {table.source}", "value": gap, "ok": gap <= EXACT_TOLERANCE_PP,
+                         "message": f"largest gap {gap:.2g} pp (limit {EXACT_TOLERANCE_PP})"})
+        else:
+            scale = inputs.population
+            replicated = scale * shares + table.se * rng.standard_normal(shares.shape)
+            lo, hi = np.quantile(replicated, [alpha, 1 - alpha], axis=0)
+            frame["lower"], frame["upper"] = lo.ravel() / scale, hi.ravel() / scale
+            frame["observed"] = table.counts.ravel() / scale
+            outside = int(((table.counts < lo) | (table.counts > hi)).sum())
+            rows.append({"check": f"se table {table.source}", "value": outside, "ok": True,
+                         "message": f"{outside} of {table.counts.size} cells outside their "
+                         f"{DEFAULT_CREDIBLE_MASS:.0%} predictive interval"})
+        cells.append(frame)
+    if inputs.sample is not None:
+        for axes, counts in inputs.sample.patterns:
+            ppp = _chi2_ppp(flat, axes, counts, rng)
+            names = ",".join(spec.names[a] for a in axes)
+            rows.append({"check": f"microdata [{names}]", "value": ppp, "ok": True,
+                         "message": f"posterior predictive p = {ppp:.2f}"
+                         + (" (the model does not reproduce the sample)" if ppp < PPP_ALERT else "")})
+    for item in convergence(post):
+        rows.append({"check": item["name"], "value": item["value"], "ok": item["ok"], "message": item["message"]})
+    return CheckReport(checks=pd.DataFrame(rows), cells=pd.concat(cells, ignore_index=True) if cells else pd.DataFrame())
+
+
+def _cells_frame(spec: Any, axes: tuple[int, ...], source: str) -> pd.DataFrame:
+    levels = [spec.attributes[a].levels for a in axes]
+    grid = np.meshgrid(*[np.arange(len(lv)) for lv in levels], indexing="ij")
+    labels = [
+        ", ".join(f"{spec.names[a]}={levels[j][g.ravel()[i]]}" for j, (a, g) in enumerate(zip(axes, grid)))
+        for i in range(int(np.prod([len(lv) for lv in levels])))
+    ]
+    return pd.DataFrame({"table": source, "cell": labels})
+
+
+def _chi2_ppp(flat: np.ndarray, axes: tuple[int, ...], counts: np.ndarray, rng: np.random.Generator) -> float:
+    drop = tuple(a for a in range(flat.ndim - 1) if a not in axes)
+    shares = flat.sum(axis=tuple(d + 1 for d in drop)) if drop else flat
+    shares = shares.reshape(shares.shape[0], -1)
+    obs = counts.ravel()
+    n = float(obs.sum())
+    expected = np.maximum(n * shares, 1e-12)
+    replicated = np.stack([rng.multinomial(int(round(n)), s / s.sum()) for s in shares])
+    t_obs = ((obs - expected) ** 2 / expected).sum(axis=1)
+    t_rep = ((replicated - expected) ** 2 / expected).sum(axis=1)
+    return float((t_rep >= t_obs).mean())

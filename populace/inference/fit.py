@@ -1,0 +1,194 @@
+"""Fit a spec: build the model, run the chosen inference method, return a Posterior.
+
+Methods
+-------
+nuts
+    NumPyro's No-U-Turn sampler, one chain per host device, in parallel. The default:
+    calibrated intervals (BENCHMARKS.md).
+advi
+    Full-rank Gaussian variational inference (NumPyro SVI). Fast; intervals narrower
+    than NUTS's. Mean-field ADVI covered 59% of cells at 90% in the prototype
+    (DESIGN.md section 5), so it is not offered.
+pathfinder
+    BlackJAX's Pathfinder (quasi-Newton path, best Gaussian along it). Fastest; a rough
+    first look.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from populace.data.inputs import load_inputs
+from populace.errors import FitError
+from populace.inference.backend import setup_jax
+from populace.models.loglinear import LoglinearModel, build_loglinear
+from populace.posterior import Posterior
+from populace.spec import Spec
+
+# NUTS target acceptance: above NumPyro's 0.8 so that the few curved regions of the
+# shrinkage priors produce no divergences in the examples we measured.
+TARGET_ACCEPT = 0.9
+# Variational fits: optimiser steps and learning rate (Adam), measured to converge on the
+# 512-cell example (the ELBO changes by < 0.1% over the last 1,000 steps).
+ADVI_STEPS = 6000
+ADVI_LEARNING_RATE = 0.01
+# Above this many parameters the full-rank guide is replaced by a low-rank one.
+FULL_RANK_LIMIT = 1500
+PATHFINDER_MAXITER = 200
+# Scalar hyperparameters kept in the posterior file for diagnostics.
+HYPER_PREFIXES = ("sigma_main", "tau_", "tau_geo", "lam[")
+
+
+def fit(
+    spec: Spec,
+    *,
+    method: str | None = None,
+    draws: int | None = None,
+    chains: int | None = None,
+    seed: int | None = None,
+    progress: bool = True,
+) -> Posterior:
+    """Fit the spec's model and return its posterior.
+
+    Parameters
+    ----------
+    spec
+        What to fit. Its ``inference`` block gives the defaults.
+    method, draws, chains, seed
+        Override the spec's inference options.
+    progress
+        Show progress on stderr.
+
+    Returns
+    -------
+    Posterior
+        Draws of the joint with named dims, diagnostics, and the inputs.
+
+    Examples
+    --------
+    >>> import populace as pp
+    >>> spec = pp.Spec.from_yaml("spec.yaml")  # doctest: +SKIP
+    >>> post = pp.fit(spec, draws=500, seed=1)  # doctest: +SKIP
+    >>> post.summary(["age", "sex"])  # doctest: +SKIP
+    """
+    spec = spec.with_inference(method=method, draws=draws, chains=chains, seed=seed)
+    options = spec.inference
+    inputs = load_inputs(spec)
+    model = build_loglinear(inputs, seed=options.seed)
+    _say(progress, f"populace: {int(np.prod(spec.shape)):,} cells, {len(model.terms)} free terms, "
+         f"{model.sweeps} projection sweeps; fitting with {options.method}")
+    start = time.perf_counter()
+    runner = {"nuts": _run_nuts, "advi": _run_advi, "pathfinder": _run_pathfinder}[options.method]
+    samples, stats = runner(model, options.draws, options.chains, options.seed, progress)
+    elapsed = time.perf_counter() - start
+    p = np.asarray(samples.pop("p"))
+    if not np.isfinite(p).all():
+        raise FitError(f"{options.method} produced non-finite draws of the joint; try another seed or method")
+    hyper = {k: np.asarray(v) for k, v in samples.items() if k.startswith(HYPER_PREFIXES)}
+    meta = {"method": options.method, "draws": options.draws, "chains": options.chains, "seed": options.seed,
+            "fit_seconds": round(elapsed, 3), "projection_sweeps": model.sweeps, "terms": list(model.term_names)}
+    post = Posterior.from_arrays(spec=spec, inputs=inputs, p=p, hyper=hyper, stats=stats, meta=meta)
+    _say(progress, f"populace: fitted in {elapsed:.1f} s")
+    for warning in post.warnings():
+        _say(True, f"populace: warning: {warning}")
+    return post
+
+
+def _say(on: bool, text: str) -> None:
+    if on:
+        print(text, file=sys.stderr, flush=True)
+
+
+def _grouped(samples: dict[str, Any], chains: int, draws: int) -> dict[str, np.ndarray]:
+    return {k: np.asarray(v).reshape((chains, draws) + np.shape(v)[1:]) for k, v in samples.items()}
+
+
+def _run_nuts(
+    model: LoglinearModel, draws: int, chains: int, seed: int, progress: bool
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    devices = setup_jax(chains)
+    import jax
+    from numpyro.infer import MCMC, NUTS
+
+    chain_method = "parallel" if devices >= chains else "vectorized"
+    mcmc = MCMC(
+        NUTS(model.model, target_accept_prob=TARGET_ACCEPT),
+        num_warmup=draws,
+        num_samples=draws,
+        num_chains=chains,
+        chain_method=chain_method,
+        progress_bar=progress,
+    )
+    mcmc.run(jax.random.PRNGKey(seed), extra_fields=("diverging", "num_steps", "accept_prob", "energy"))
+    samples = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
+    extra = mcmc.get_extra_fields(group_by_chain=True)
+    stats = {
+        "diverging": np.asarray(extra["diverging"]).astype(bool),
+        "n_steps": np.asarray(extra["num_steps"]).astype(np.int64),
+        "acceptance_rate": np.asarray(extra["accept_prob"]),
+        "energy": np.asarray(extra["energy"]),
+    }
+    return samples, stats
+
+
+def _run_advi(
+    model: LoglinearModel, draws: int, chains: int, seed: int, progress: bool
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    setup_jax(1)
+    import jax
+    from numpyro.infer import SVI, Predictive, Trace_ELBO, autoguide
+    from numpyro.infer.util import initialize_model
+    from numpyro.optim import Adam
+
+    key_init, key_fit, key_draw = jax.random.split(jax.random.PRNGKey(seed), 3)
+    n_params = sum(int(np.size(v)) for v in initialize_model(key_init, model.model).param_info.z.values())
+    guide_class = autoguide.AutoMultivariateNormal if n_params <= FULL_RANK_LIMIT else autoguide.AutoLowRankMultivariateNormal
+    guide = guide_class(model.model)
+    svi = SVI(model.model, guide, Adam(ADVI_LEARNING_RATE), Trace_ELBO())
+    result = svi.run(key_fit, ADVI_STEPS, progress_bar=progress)
+    losses = np.asarray(result.losses)
+    if not np.isfinite(losses[-1]):
+        raise FitError("ADVI diverged (the ELBO is not finite); try --method nuts")
+    total = draws * chains
+    predictive = Predictive(model.model, guide=guide, params=result.params, num_samples=total)
+    samples = predictive(key_draw)
+    samples = {k: v for k, v in samples.items() if not k.startswith(("table_", "microdata"))}
+    stats = {"elbo_loss_tail": losses[-min(1000, len(losses)):].astype(float)}
+    return _grouped(samples, 1, total), stats
+
+
+def _run_pathfinder(
+    model: LoglinearModel, draws: int, chains: int, seed: int, progress: bool
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    setup_jax(1)
+    import blackjax
+    import jax
+    from jax.flatten_util import ravel_pytree
+    from numpyro.infer import Predictive
+    from numpyro.infer.util import constrain_fn, initialize_model
+
+    key_init, key_fit, key_draw = jax.random.split(jax.random.PRNGKey(seed), 3)
+    info = initialize_model(key_init, model.model)
+    flat0, unravel = ravel_pytree(info.param_info.z)
+
+    def logdensity(x):  # noqa: ANN001, ANN202 - jax arrays
+        return -info.potential_fn(unravel(x))
+
+    state, _ = blackjax.vi.pathfinder.approximate(key_fit, logdensity, flat0, maxiter=PATHFINDER_MAXITER)
+    total = draws * chains
+    flat = blackjax.vi.pathfinder.sample(key_draw, state, total)
+    if isinstance(flat, tuple):
+        flat = flat[0]
+    unconstrained = jax.vmap(unravel)(flat)
+    constrained = jax.vmap(lambda z: constrain_fn(model.model, (), {}, z))(unconstrained)
+    predictive = Predictive(model.model, posterior_samples=constrained, return_sites=["p"])
+    samples = dict(constrained)
+    samples["p"] = predictive(key_draw)["p"]
+    samples = {k: v for k, v in samples.items() if k == "p" or k.startswith(HYPER_PREFIXES)}
+    stats = {"elbo": np.asarray([float(state.elbo)])}
+    return _grouped(samples, 1, total), stats
+

@@ -1,0 +1,94 @@
+"""Plots for reports and the demo (matplotlib, Agg backend, written to PNG files)."""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+import pandas as pd
+
+from populace.io import atomic_path
+
+
+def _pyplot():  # noqa: ANN202 - matplotlib module
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: pathlib.Path) -> pathlib.Path:  # noqa: ANN001
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+    _pyplot().close(fig)
+    return path
+
+
+def ppc_plot(cells: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
+    """Observed share of every table cell against its posterior predictive interval."""
+    plt = _pyplot()
+    tables = list(dict.fromkeys(cells["table"]))
+    fig, axes = plt.subplots(len(tables), 1, figsize=(9, 2.6 * len(tables)), squeeze=False)
+    for ax, name in zip(axes[:, 0], tables):
+        part = cells[cells["table"] == name].reset_index(drop=True)
+        x = np.arange(len(part))
+        ax.errorbar(x, part["mean"], yerr=[part["mean"] - part["lower"], part["upper"] - part["mean"]],
+                    fmt="o", ms=3, color="tab:blue", label="posterior predictive (90%)")
+        ax.plot(x, part["observed"], "x", color="tab:red", label="published")
+        ax.set_title(name, fontsize=9)
+        ax.set_ylabel("share")
+        ax.set_xticks(x)
+        ax.set_xticklabels([c.replace(", ", "\n") for c in part["cell"]], fontsize=6, rotation=90)
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def heatmap_plot(summary: pd.DataFrame, rows: str, cols: str, path: pathlib.Path,
+                 truth: pd.Series | None = None) -> pathlib.Path:
+    """Heat map of a two-way joint: posterior mean share with the 90% interval in each cell."""
+    plt = _pyplot()
+    r_levels = list(dict.fromkeys(summary[rows]))
+    c_levels = list(dict.fromkeys(summary[cols]))
+    mean = summary.pivot(index=rows, columns=cols, values="mean").loc[r_levels, c_levels]
+    lower = summary.pivot(index=rows, columns=cols, values="lower").loc[r_levels, c_levels]
+    upper = summary.pivot(index=rows, columns=cols, values="upper").loc[r_levels, c_levels]
+    fig, ax = plt.subplots(figsize=(1.6 * len(c_levels) + 2, 0.9 * len(r_levels) + 1.5))
+    image = ax.imshow(mean.values, cmap="viridis")
+    for i in range(len(r_levels)):
+        for j in range(len(c_levels)):
+            text = f"{mean.values[i, j]:.3f}\n[{lower.values[i, j]:.3f}, {upper.values[i, j]:.3f}]"
+            if truth is not None:
+                text += f"\ntrue {truth.loc[(r_levels[i], c_levels[j])]:.3f}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=7, color="white")
+    ax.set_xticks(range(len(c_levels)), c_levels)
+    ax.set_yticks(range(len(r_levels)), r_levels)
+    ax.set_xlabel(cols)
+    ax.set_ylabel(rows)
+    ax.set_title(f"posterior share of {rows} x {cols} (mean, 90% interval)", fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.04)
+    return _save(fig, path)
+
+
+def recovery_plot(truth: np.ndarray, estimates: dict[str, np.ndarray], lower: np.ndarray, upper: np.ndarray,
+                  path: pathlib.Path) -> pathlib.Path:
+    """Estimated against true cell shares, with populace's 90% intervals."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    t = truth.ravel()
+    first = next(iter(estimates))
+    ax.errorbar(t, estimates[first].ravel(), yerr=[estimates[first].ravel() - lower.ravel(),
+                upper.ravel() - estimates[first].ravel()], fmt="o", ms=2, alpha=0.5, label=f"{first} (90%)")
+    for name, est in list(estimates.items())[1:]:
+        ax.plot(t, est.ravel(), ".", ms=3, alpha=0.6, label=name)
+    top = max(t.max(), max(e.max() for e in estimates.values())) * 1.05
+    ax.plot([0, top], [0, top], "k--", lw=0.8)
+    ax.set_xscale("symlog", linthresh=1e-3)
+    ax.set_yscale("symlog", linthresh=1e-3)
+    ax.set_xlabel("true share")
+    ax.set_ylabel("estimated share")
+    ax.legend(fontsize=7)
+    ax.set_title("full joint: estimate against truth", fontsize=9)
+    return _save(fig, path)

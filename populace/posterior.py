@@ -1,0 +1,238 @@
+"""The result of a fit: draws of the joint with named dims, diagnostics and the inputs.
+
+A posterior is saved as one NetCDF file (HDF5, via h5netcdf) laid out like an ArviZ
+InferenceData: group ``posterior`` holds ``p`` (chain, draw, one dim per attribute) and
+the scalar hyperparameters, ``sample_stats`` the sampler diagnostics, and the root
+attributes the spec, every input file's text and hash, and package versions. Loading it
+executes no code (no pickle) and needs neither JAX nor NumPyro.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from populace.errors import DataError
+from populace.io import atomic_path
+from populace.spec import Spec, spec_to_yaml
+
+# Credible mass of reported intervals unless asked otherwise: the 90% equal-tailed
+# interval, the contract's default (DESIGN.md section 2).
+DEFAULT_CREDIBLE_MASS = 0.9
+# Convergence thresholds of `populace check` (DESIGN.md section 2; Vehtari et al. 2021
+# recommend R-hat < 1.01 and a bulk ESS of at least 100 per chain).
+RHAT_LIMIT = 1.01
+FORMAT_VERSION = "1"
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {}
+    for name in ("populace", "numpy", "xarray", "jax", "numpyro", "blackjax", "pandas"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+class Posterior:
+    """Posterior draws of the population joint.
+
+    Build one with :func:`populace.fit` or :func:`populace.load`; never fits in the
+    constructor.
+
+    Examples
+    --------
+    >>> post = pp.load("posterior.nc")  # doctest: +SKIP
+    >>> post.joint(["age", "sex"]).mean(("chain", "draw"))  # doctest: +SKIP
+    >>> post.summary(["age", "sex"], prob=0.9)  # doctest: +SKIP
+    """
+
+    def __init__(self, *, spec: Spec, posterior: xr.Dataset, sample_stats: xr.Dataset, attrs: dict[str, Any]):
+        self.spec = spec
+        self.posterior = posterior
+        self.sample_stats = sample_stats
+        self.attrs = dict(attrs)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        *,
+        spec: Spec,
+        inputs: Any,
+        p: np.ndarray,
+        hyper: dict[str, np.ndarray],
+        stats: dict[str, np.ndarray],
+        meta: dict[str, Any],
+    ) -> Posterior:
+        """Assemble a posterior from sampler output (arrays shaped chain, draw, ...)."""
+        dims = ("chain", "draw", *spec.names)
+        coords = {a.name: list(a.levels) for a in spec.attributes}
+        coords["chain"] = np.arange(p.shape[0])
+        coords["draw"] = np.arange(p.shape[1])
+        data = {"p": (dims, p)}
+        for name, values in hyper.items():
+            if values.ndim == 2:
+                data[name] = (("chain", "draw"), values)
+        posterior = xr.Dataset(data, coords=coords)
+        posterior["p"].attrs["long_name"] = "population share of each cell"
+        stat_vars = {}
+        for name, values in stats.items():
+            if values.ndim == 2:
+                stat_vars[name] = (("chain", "draw"), values)
+            else:
+                stat_vars[name] = ((f"{name}_dim",), values)
+        sample_stats = xr.Dataset(stat_vars, coords={"chain": coords["chain"], "draw": coords["draw"]})
+        attrs = {
+            "populace_format": FORMAT_VERSION,
+            "spec_name": spec.name,
+            "spec_yaml": spec_to_yaml(spec),
+            "input_files_json": json.dumps(inputs.texts),
+            "input_hashes_json": json.dumps(inputs.hashes()),
+            "input_dir": str(spec.base_dir),
+            "population": float(inputs.population),
+            "versions_json": json.dumps(_versions()),
+            "fit_json": json.dumps(meta),
+        }
+        return cls(spec=spec, posterior=posterior, sample_stats=sample_stats, attrs=attrs)
+
+    # ----------------------------------------------------------------- properties
+    @property
+    def population(self) -> float:
+        """Total persons the shares refer to."""
+        return float(self.attrs["population"])
+
+    @property
+    def fit_info(self) -> dict[str, Any]:
+        """Method, draws, chains, seed, fit time and model terms of the fit."""
+        return json.loads(self.attrs["fit_json"])
+
+    @property
+    def input_texts(self) -> dict[str, str]:
+        """The text of every input file the fit read, keyed by its name in the spec."""
+        return json.loads(self.attrs["input_files_json"])
+
+    @property
+    def n_samples(self) -> int:
+        """Number of posterior draws (chains times draws)."""
+        return int(self.posterior.sizes["chain"] * self.posterior.sizes["draw"])
+
+    def inputs(self) -> Any:
+        """Rebuild the checked inputs from the copies embedded in the posterior."""
+        from populace.data.inputs import load_inputs
+
+        return load_inputs(self.spec, texts=self.input_texts)
+
+    # ----------------------------------------------------------------- queries
+    def _check_by(self, by: Sequence[str] | None) -> list[str]:
+        if by is None:
+            return list(self.spec.names)
+        by = list(by)
+        for name in by:
+            if name not in self.spec.names:
+                raise DataError(
+                    f"--by names unknown attribute '{name}' (attributes: {', '.join(self.spec.names)})",
+                    value=name,
+                )
+        if len(set(by)) != len(by):
+            raise DataError(f"--by lists an attribute twice: {','.join(by)}")
+        return by
+
+    def joint(self, by: Sequence[str] | None = None) -> xr.DataArray:
+        """Draws of the joint share of the ``by`` attributes (default: all).
+
+        Returns
+        -------
+        xarray.DataArray
+            Dims ``(chain, draw, *by)``; each draw sums to 1.
+        """
+        by = self._check_by(by)
+        p = self.posterior["p"]
+        drop = [n for n in self.spec.names if n not in by]
+        out = p.sum(dim=drop) if drop else p
+        return out.transpose("chain", "draw", *by)
+
+    def summary(self, by: Sequence[str] | None = None, prob: float = DEFAULT_CREDIBLE_MASS) -> pd.DataFrame:
+        """Mean, sd and equal-tailed credible interval of each cell's share.
+
+        Parameters
+        ----------
+        by
+            Attributes of the table (default: all, the full joint).
+        prob
+            Credible mass of the interval, in (0, 1).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The ``by`` columns (level names, declared order), then ``mean``, ``sd``,
+            ``lower``, ``upper``.
+        """
+        if not 0 < prob < 1:
+            raise DataError(f"--prob must be between 0 and 1, got {prob}", value=prob)
+        by = self._check_by(by)
+        draws = self.joint(by).values.reshape(self.n_samples, -1)
+        lower, upper = np.quantile(draws, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
+        mean = draws.mean(axis=0)
+        lower = np.minimum(lower, mean)
+        upper = np.maximum(upper, mean)
+        levels = [self.spec.attribute(n).levels for n in by]
+        grid = np.meshgrid(*[np.arange(len(lv)) for lv in levels], indexing="ij")
+        frame = pd.DataFrame({n: np.asarray(lv, dtype=object)[g.ravel()] for n, lv, g in zip(by, levels, grid)})
+        frame["mean"] = mean
+        frame["sd"] = draws.std(axis=0, ddof=1) if draws.shape[0] > 1 else 0.0
+        frame["lower"] = lower
+        frame["upper"] = upper
+        return frame
+
+    def warnings(self) -> list[str]:
+        """Sampling problems worth a warning after a fit: divergences, high R-hat."""
+        from populace.inference.diagnostics import convergence
+
+        report = convergence(self)
+        return [item["message"] for item in report if not item["ok"]]
+
+    # ----------------------------------------------------------------- saving
+    def to_netcdf(self, path: str | os.PathLike[str]) -> pathlib.Path:
+        """Save to one NetCDF file, atomically (a temporary file renamed into place)."""
+        path = pathlib.Path(path)
+        root = xr.Dataset(attrs=self.attrs)
+        tree = xr.DataTree.from_dict({"/": root, "posterior": self.posterior, "sample_stats": self.sample_stats})
+        encoding = {"/posterior": {"p": {"zlib": True, "complevel": 4}}}
+        with atomic_path(path) as tmp:
+            tree.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
+        return path
+
+
+def load(path: str | os.PathLike[str]) -> Posterior:
+    """Load a posterior saved by :meth:`Posterior.to_netcdf`.
+
+    Raises
+    ------
+    DataError
+        When the file is missing or is not a populace posterior.
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise DataError("no such posterior file", file=str(path))
+    try:
+        tree = xr.open_datatree(path, engine="h5netcdf")
+        attrs = dict(tree.attrs)
+        posterior = tree["posterior"].to_dataset().load()
+        sample_stats = tree["sample_stats"].to_dataset().load()
+        tree.close()
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"not a readable populace posterior ({type(exc).__name__})", file=str(path)) from None
+    if "spec_yaml" not in attrs:
+        raise DataError("not a populace posterior (no embedded spec)", file=str(path))
+    spec = Spec.from_text(attrs["spec_yaml"], base_dir=attrs.get("input_dir", "."), name=attrs.get("spec_name", "spec"))
+    return Posterior(spec=spec, posterior=posterior, sample_stats=sample_stats, attrs=attrs)
