@@ -125,8 +125,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     out = pathlib.Path(args.out)
     if not out.resolve().parent.is_dir():
         raise PopulaceInputError("the output folder does not exist", file=str(out))
-    post = fit(spec, method=args.method, draws=args.draws, chains=args.chains, seed=args.seed,
-               progress=not args.quiet)
+    post = fit(spec, method=args.method, draws=args.draws, chains=args.chains, seed=args.seed, progress=not args.quiet)
     post.to_netcdf(out)
     if not args.quiet:
         print(f"populace: wrote {out}", file=sys.stderr)
@@ -157,8 +156,10 @@ def _cmd_personas(args: argparse.Namespace) -> int:
     frame = personas(post, args.n, seed=args.seed, tier=args.tier)
     write_personas(frame, args.out)
     if not args.quiet:
-        print(f"populace: wrote {len(frame):,} personas from {frame['draw'].nunique():,} posterior draws to {args.out}",
-              file=sys.stderr)
+        print(
+            f"populace: wrote {len(frame):,} personas from {frame['draw'].nunique():,} posterior draws to {args.out}",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -191,20 +192,28 @@ def write_report(report: object, folder: pathlib.Path) -> None:
 
 
 def _cmd_forecast(args: argparse.Namespace) -> int:
-    print("populace: forecast is not available in this version (outcome models come in a later release)",
-          file=sys.stderr)
+    print(
+        "populace: forecast is not available in this version (outcome models come in a later release)", file=sys.stderr
+    )
     return EXIT_BAD_INPUT
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from populace.demo import run_demo
 
-    return run_demo(pathlib.Path(args.out), draws=args.draws, chains=args.chains, seed=args.seed,
-                    progress=not args.quiet)
+    return run_demo(
+        pathlib.Path(args.out), draws=args.draws, chains=args.chains, seed=args.seed, progress=not args.quiet
+    )
 
 
-COMMANDS = {"fit": _cmd_fit, "joint": _cmd_joint, "personas": _cmd_personas, "check": _cmd_check,
-            "forecast": _cmd_forecast, "demo": _cmd_demo}
+COMMANDS = {
+    "fit": _cmd_fit,
+    "joint": _cmd_joint,
+    "personas": _cmd_personas,
+    "check": _cmd_check,
+    "forecast": _cmd_forecast,
+    "demo": _cmd_demo,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

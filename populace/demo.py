@@ -66,13 +66,19 @@ def run_demo(out: pathlib.Path, *, draws: int = 1000, chains: int = 4, seed: int
     for name, value in rows:
         print(f"  {name:<32} {value:.3f}")
     best = min(v for n, v in rows[1:])
-    print(f"\npopulace beats the best point method by {best - metrics['tvd']:.3f} "
-          f"({(best - metrics['tvd']) / best:.0%})" if metrics["tvd"] < best else
-          "\npopulace does NOT beat the best point method here")
-    print(f"{DEFAULT_CREDIBLE_MASS:.0%} intervals cover the truth in {metrics['coverage']:.0%} of the "
-          f"{metrics['cells_scored']} cells with at least {MIN_CELL_PERSONS} persons")
-    print(f"fit: {post.fit_info['method']}, {post.fit_info['chains']} chains x {post.fit_info['draws']} draws, "
-          f"{post.fit_info['fit_seconds']:.0f} s\n")
+    print(
+        f"\npopulace beats the best point method by {best - metrics['tvd']:.3f} ({(best - metrics['tvd']) / best:.0%})"
+        if metrics["tvd"] < best
+        else "\npopulace does NOT beat the best point method here"
+    )
+    print(
+        f"{DEFAULT_CREDIBLE_MASS:.0%} intervals cover the truth in {metrics['coverage']:.0%} of the "
+        f"{metrics['cells_scored']} cells with at least {MIN_CELL_PERSONS} persons"
+    )
+    print(
+        f"fit: {post.fit_info['method']}, {post.fit_info['chains']} chains x {post.fit_info['draws']} draws, "
+        f"{post.fit_info['fit_seconds']:.0f} s\n"
+    )
 
     report = check(post)
     print(report.text())
@@ -81,15 +87,27 @@ def run_demo(out: pathlib.Path, *, draws: int = 1000, chains: int = 4, seed: int
     true_ew = truth.sum(axis=(0, 1, 2, 3))
     import pandas as pd
 
-    truth_series = pd.Series(true_ew.ravel(), index=pd.MultiIndex.from_product(
-        [spec.attribute("education").levels, spec.attribute("wage").levels]))
+    truth_series = pd.Series(
+        true_ew.ravel(),
+        index=pd.MultiIndex.from_product([spec.attribute("education").levels, spec.attribute("wage").levels]),
+    )
     heatmap_plot(summary, "education", "wage", out / "joint_education_wage.png", truth=truth_series)
     draws_flat = post.posterior["p"].values.reshape(post.n_samples, -1)
     lower, upper = np.quantile(draws_flat, [0.05, 0.95], axis=0)
-    recovery_plot(truth, {"populace": draws_flat.mean(axis=0), "IPF (best pseudo-count)":
-                          min(ipf.values(), key=lambda e: baselines.tvd(e, truth))}, lower, upper,
-                  out / "recovery.png")
+    recovery_plot(
+        truth,
+        {
+            "populace": draws_flat.mean(axis=0),
+            "IPF (best pseudo-count)": min(ipf.values(), key=lambda e: baselines.tvd(e, truth)),
+        },
+        lower,
+        upper,
+        out / "recovery.png",
+    )
     write_personas(personas(post, 10_000, seed=seed), out / "personas.parquet")
-    print(f"\nwrote {out}/: posterior.nc, report/ (checks, ppc.png), joint_education_wage.png, "
-          "recovery.png, personas.parquet (10,000)", file=sys.stderr if False else sys.stdout)
+    print(
+        f"\nwrote {out}/: posterior.nc, report/ (checks, ppc.png), joint_education_wage.png, "
+        "recovery.png, personas.parquet (10,000)",
+        file=sys.stderr if False else sys.stdout,
+    )
     return 0

@@ -34,8 +34,15 @@ def ppc_plot(cells: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
     for ax, name in zip(axes[:, 0], tables):
         part = cells[cells["table"] == name].reset_index(drop=True)
         x = np.arange(len(part))
-        ax.errorbar(x, part["mean"], yerr=[part["mean"] - part["lower"], part["upper"] - part["mean"]],
-                    fmt="o", ms=3, color="tab:blue", label="posterior predictive (90%)")
+        ax.errorbar(
+            x,
+            part["mean"],
+            yerr=[part["mean"] - part["lower"], part["upper"] - part["mean"]],
+            fmt="o",
+            ms=3,
+            color="tab:blue",
+            label="posterior predictive (90%)",
+        )
         ax.plot(x, part["observed"], "x", color="tab:red", label="published")
         ax.set_title(name, fontsize=9)
         ax.set_ylabel("share")
@@ -46,8 +53,9 @@ def ppc_plot(cells: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
     return _save(fig, path)
 
 
-def heatmap_plot(summary: pd.DataFrame, rows: str, cols: str, path: pathlib.Path,
-                 truth: pd.Series | None = None) -> pathlib.Path:
+def heatmap_plot(
+    summary: pd.DataFrame, rows: str, cols: str, path: pathlib.Path, truth: pd.Series | None = None
+) -> pathlib.Path:
     """Heat map of a two-way joint: posterior mean share with the 90% interval in each cell."""
     plt = _pyplot()
     r_levels = list(dict.fromkeys(summary[rows]))
@@ -72,15 +80,23 @@ def heatmap_plot(summary: pd.DataFrame, rows: str, cols: str, path: pathlib.Path
     return _save(fig, path)
 
 
-def recovery_plot(truth: np.ndarray, estimates: dict[str, np.ndarray], lower: np.ndarray, upper: np.ndarray,
-                  path: pathlib.Path) -> pathlib.Path:
+def recovery_plot(
+    truth: np.ndarray, estimates: dict[str, np.ndarray], lower: np.ndarray, upper: np.ndarray, path: pathlib.Path
+) -> pathlib.Path:
     """Estimated against true cell shares, with populace's 90% intervals."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 5.5))
     t = truth.ravel()
     first = next(iter(estimates))
-    ax.errorbar(t, estimates[first].ravel(), yerr=[estimates[first].ravel() - lower.ravel(),
-                upper.ravel() - estimates[first].ravel()], fmt="o", ms=2, alpha=0.5, label=f"{first} (90%)")
+    ax.errorbar(
+        t,
+        estimates[first].ravel(),
+        yerr=[estimates[first].ravel() - lower.ravel(), upper.ravel() - estimates[first].ravel()],
+        fmt="o",
+        ms=2,
+        alpha=0.5,
+        label=f"{first} (90%)",
+    )
     for name, est in list(estimates.items())[1:]:
         ax.plot(t, est.ravel(), ".", ms=3, alpha=0.6, label=name)
     top = max(t.max(), max(e.max() for e in estimates.values())) * 1.05

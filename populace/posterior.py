@@ -83,6 +83,9 @@ class Posterior:
         for name, values in hyper.items():
             if values.ndim == 2:
                 data[name] = (("chain", "draw"), values)
+            elif name == "lam":
+                data[name] = (("chain", "draw", "term"), values)
+                coords["term"] = list(meta["local_scale_terms"])
         posterior = xr.Dataset(data, coords=coords)
         posterior["p"].attrs["long_name"] = "population share of each cell"
         stat_vars = {}

@@ -306,7 +306,9 @@ def _from_mapping(raw: dict[str, Any], *, base_dir: pathlib.Path, name: str, tex
                 raise SpecError(f"{name}: attribute '{attr_name}' has a level that is not a single value: {level!r}")
         role = block.get("role")
         if role is not None and role not in ROLES:
-            raise SpecError(f"{name}: attribute '{attr_name}' has unknown role '{role}' (use one of {', '.join(ROLES)})")
+            raise SpecError(
+                f"{name}: attribute '{attr_name}' has unknown role '{role}' (use one of {', '.join(ROLES)})"
+            )
         ordered = _boolean(block["ordered"], f"attributes.{attr_name}.ordered", name) if "ordered" in block else False
         try:
             attributes.append(Attribute(name=attr_name, levels=tuple(levels), ordered=ordered, role=role))
@@ -408,9 +410,7 @@ def rule_mask(spec: Spec) -> Sequence[tuple[tuple[int, tuple[int, ...]], ...]]:
     """Rules as attribute positions and level indices, for building the support mask."""
     out = []
     for rule in spec.rules:
-        out.append(
-            tuple((spec.names.index(k), tuple(spec.attribute(k).levels.index(v) for v in vs)) for k, vs in rule)
-        )
+        out.append(tuple((spec.names.index(k), tuple(spec.attribute(k).levels.index(v) for v in vs)) for k, vs in rule))
     return out
 
 

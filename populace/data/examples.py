@@ -27,9 +27,7 @@ def example_spec_path(name: str = "cps1988") -> pathlib.Path:
 def truth_table(spec: Spec, frame: pd.DataFrame, count: str = "count") -> np.ndarray:
     """Dense joint shares over the spec's grid from a frame of cells and counts."""
     dense = np.zeros(spec.shape)
-    codes = [
-        pd.Categorical(frame[a.name].astype(str), categories=list(a.levels)).codes for a in spec.attributes
-    ]
+    codes = [pd.Categorical(frame[a.name].astype(str), categories=list(a.levels)).codes for a in spec.attributes]
     for c, a in zip(codes, spec.attributes):
         if (c < 0).any():
             raise ValueError(f"truth has a level of '{a.name}' the spec does not declare")

@@ -160,9 +160,7 @@ def load_inputs(spec: Spec, texts: dict[str, str] | None = None) -> Inputs:
 
     population = _check_totals(spec, tables, sample)
     _check_support(spec, tables, sample, support)
-    return Inputs(
-        spec=spec, tables=tuple(tables), sample=sample, support=support, population=population, texts=texts
-    )
+    return Inputs(spec=spec, tables=tuple(tables), sample=sample, support=support, population=population, texts=texts)
 
 
 def _parse_csv(text: str, name: str) -> pd.DataFrame:

@@ -91,8 +91,14 @@ def check(post: Posterior, *, seed: int = 0) -> CheckReport:
         if table.exact:
             gap = float(np.abs(shares.mean(axis=0) - observed).max()) * 100
             frame["lower"], frame["upper"] = np.quantile(shares, [alpha, 1 - alpha], axis=0).reshape(2, -1)
-            rows.append({"check": f"exact table {table.source}", "value": gap, "ok": gap <= EXACT_TOLERANCE_PP,
-                         "message": f"largest gap {gap:.2g} pp (limit {EXACT_TOLERANCE_PP})"})
+            rows.append(
+                {
+                    "check": f"exact table {table.source}",
+                    "value": gap,
+                    "ok": gap <= EXACT_TOLERANCE_PP,
+                    "message": f"largest gap {gap:.2g} pp (limit {EXACT_TOLERANCE_PP})",
+                }
+            )
         else:
             scale = inputs.population
             replicated = scale * shares + table.se * rng.standard_normal(shares.shape)
@@ -100,20 +106,34 @@ def check(post: Posterior, *, seed: int = 0) -> CheckReport:
             frame["lower"], frame["upper"] = lo.ravel() / scale, hi.ravel() / scale
             frame["observed"] = table.counts.ravel() / scale
             outside = int(((table.counts < lo) | (table.counts > hi)).sum())
-            rows.append({"check": f"se table {table.source}", "value": outside, "ok": True,
-                         "message": f"{outside} of {table.counts.size} cells outside their "
-                         f"{DEFAULT_CREDIBLE_MASS:.0%} predictive interval"})
+            rows.append(
+                {
+                    "check": f"se table {table.source}",
+                    "value": outside,
+                    "ok": True,
+                    "message": f"{outside} of {table.counts.size} cells outside their "
+                    f"{DEFAULT_CREDIBLE_MASS:.0%} predictive interval",
+                }
+            )
         cells.append(frame)
     if inputs.sample is not None:
         for axes, counts in inputs.sample.patterns:
             ppp = _chi2_ppp(flat, axes, counts, rng)
             names = ",".join(spec.names[a] for a in axes)
-            rows.append({"check": f"microdata [{names}]", "value": ppp, "ok": True,
-                         "message": f"posterior predictive p = {ppp:.2f}"
-                         + (" (the model does not reproduce the sample)" if ppp < PPP_ALERT else "")})
+            rows.append(
+                {
+                    "check": f"microdata [{names}]",
+                    "value": ppp,
+                    "ok": True,
+                    "message": f"posterior predictive p = {ppp:.2f}"
+                    + (" (the model does not reproduce the sample)" if ppp < PPP_ALERT else ""),
+                }
+            )
     for item in convergence(post):
         rows.append({"check": item["name"], "value": item["value"], "ok": item["ok"], "message": item["message"]})
-    return CheckReport(checks=pd.DataFrame(rows), cells=pd.concat(cells, ignore_index=True) if cells else pd.DataFrame())
+    return CheckReport(
+        checks=pd.DataFrame(rows), cells=pd.concat(cells, ignore_index=True) if cells else pd.DataFrame()
+    )
 
 
 def _cells_frame(spec: Any, axes: tuple[int, ...], source: str) -> pd.DataFrame:

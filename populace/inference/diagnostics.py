@@ -22,23 +22,51 @@ def convergence(post: Any) -> list[dict[str, Any]]:
 
     info = post.fit_info
     if info["method"] != "nuts":
-        return [{"name": "convergence", "value": None, "ok": True,
-                 "message": f"{info['method']} is an approximation: no R-hat or divergences to check"}]
+        return [
+            {
+                "name": "convergence",
+                "value": None,
+                "ok": True,
+                "message": f"{info['method']} is an approximation: no R-hat or divergences to check",
+            }
+        ]
     out = []
     divergent = int(np.asarray(post.sample_stats["diverging"]).sum())
-    out.append({"name": "divergences", "value": divergent, "ok": divergent == 0,
-                "message": f"{divergent} divergent transitions after tuning; rerun with more --draws or another "
-                "--seed, and check the tables for conflicts" if divergent else "no divergent transitions"})
+    out.append(
+        {
+            "name": "divergences",
+            "value": divergent,
+            "ok": divergent == 0,
+            "message": f"{divergent} divergent transitions after tuning; rerun with more --draws or another "
+            "--seed, and check the tables for conflicts"
+            if divergent
+            else "no divergent transitions",
+        }
+    )
     chains = post.posterior.sizes["chain"]
     if chains < 2 and post.posterior.sizes["draw"] < 8:
         return out
     rhat, ess = _rhat_ess(post)
-    out.append({"name": "r_hat", "value": rhat, "ok": bool(rhat <= RHAT_LIMIT),
-                "message": f"largest R-hat {rhat:.3f} > {RHAT_LIMIT}: chains disagree; run more --draws"
-                if rhat > RHAT_LIMIT else f"largest R-hat {rhat:.3f}"})
-    out.append({"name": "ess_bulk", "value": ess, "ok": bool(ess >= MIN_ESS),
-                "message": f"smallest bulk ESS {ess:.0f} < {MIN_ESS}: intervals are rough; run more --draws"
-                if ess < MIN_ESS else f"smallest bulk ESS {ess:.0f}"})
+    out.append(
+        {
+            "name": "r_hat",
+            "value": rhat,
+            "ok": bool(rhat <= RHAT_LIMIT),
+            "message": f"largest R-hat {rhat:.3f} > {RHAT_LIMIT}: chains disagree; run more --draws"
+            if rhat > RHAT_LIMIT
+            else f"largest R-hat {rhat:.3f}",
+        }
+    )
+    out.append(
+        {
+            "name": "ess_bulk",
+            "value": ess,
+            "ok": bool(ess >= MIN_ESS),
+            "message": f"smallest bulk ESS {ess:.0f} < {MIN_ESS}: intervals are rough; run more --draws"
+            if ess < MIN_ESS
+            else f"smallest bulk ESS {ess:.0f}",
+        }
+    )
     return out
 
 

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-# Convergence tolerance of the projection (largest absolute error of a share).
-PROJECTION_TOL = 1e-9
+# Convergence tolerance of the projection (largest absolute error of a share); the
+# contract asks exact tables to be met within 0.2 percentage points (2e-3).
+PROJECTION_TOL = 1e-7
 # Sweeps added on top of the measured need, as a margin for draws far from the start.
 EXTRA_SWEEPS = 3
 MAX_SWEEPS = 200
