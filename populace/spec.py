@@ -105,7 +105,7 @@ class InferenceOptions:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Spec:
-    """A population to recover: attributes, evidence, rules and fitting options.
+    r"""A population to recover: attributes, evidence, rules and fitting options.
 
     Examples
     --------

@@ -1,0 +1,103 @@
+"""Structure and log density of the log-linear model."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import populace as pp
+from populace.data.inputs import load_inputs
+from populace.inference.backend import setup_jax
+from populace.models.loglinear import build_loglinear, linear_predictor, term_basis
+from populace.models.terms import GEOGRAPHY, MAIN, model_terms
+
+
+def _spec(tmp_path, rules: str = "", geography: bool = False):
+    (tmp_path / "ab.csv").write_text("a,b,count\na1,b1,30\na1,b2,20\na2,b1,10\na2,b2,40\n")
+    (tmp_path / "c.csv").write_text("c,count\nc1,50\nc2,30\nc3,20\n")
+    (tmp_path / "s.csv").write_text("a,b,c,w\na1,b1,c1,1\na2,b2,c3,2\na1,,c2,1\n")
+    role = ", role: geography" if geography else ""
+    (tmp_path / "spec.yaml").write_text(
+        "attributes:\n"
+        f"  a: {{levels: [a1, a2]{role}}}\n"
+        "  b: {levels: [b1, b2]}\n"
+        "  c: {levels: [c1, c2, c3], ordered: true}\n"
+        "  d: {levels: [d1, d2]}\n"
+        "marginals:\n  - file: ab.csv\n  - file: c.csv\n"
+        "microdata: {file: s.csv, weight: w}\n" + rules
+    )
+    return pp.Spec.from_yaml(tmp_path / "spec.yaml")
+
+
+def test_terms_inside_exact_tables_get_no_parameters(tmp_path) -> None:
+    spec = _spec(tmp_path)
+    terms = model_terms(spec, [(0, 1), (2,)])
+    axes = {t.axes for t in terms}
+    assert (0, 1) not in axes and (0,) not in axes and (2,) not in axes
+    assert (3,) in axes and (0, 2) in axes and (0, 1, 2) in axes  # d's main effect, free pairs, triples
+    assert all(t.kind != GEOGRAPHY for t in terms)
+
+
+def test_geography_adds_area_varying_pairs(tmp_path) -> None:
+    spec = dataclasses.replace(_spec(tmp_path, geography=True), model=pp.ModelOptions(interactions=2))
+    terms = model_terms(spec, [(0, 1), (2,)])
+    geo = {t.axes for t in terms if t.kind == GEOGRAPHY}
+    # every pair of the other attributes varies by area a, pooled toward the national pair
+    assert geo == {(0, 1, 2), (0, 1, 3), (0, 2, 3)}
+
+
+def test_term_basis_is_centred_and_smooth_along_ordered_axes() -> None:
+    basis = term_basis((3, 4), (False, True))
+    np.testing.assert_allclose(basis.sum(axis=1), 0, atol=1e-12)
+    np.testing.assert_allclose(basis.sum(axis=2), 0, atol=1e-12)
+    # a unit shock at ordered level 1 moves levels 1..3 together (a random walk step)
+    effect = basis[1]
+    assert effect[0, 1] == pytest.approx(effect[0, 3])
+
+
+def test_design_matrix_equals_term_by_term_predictor(tmp_path) -> None:
+    setup_jax(1)
+    spec = _spec(tmp_path)
+    model = build_loglinear(load_inputs(spec))
+    assert model.design is not None
+    effects = np.random.default_rng(0).normal(size=model.n_effects)
+    dense = np.asarray(linear_predictor(model, effects))
+    loop = np.asarray(linear_predictor(dataclasses.replace(model, design=None), effects))
+    np.testing.assert_allclose(dense, loop, atol=1e-12)
+
+
+def _trace(model, seed: int):
+    from numpyro import handlers
+
+    return handlers.trace(handlers.seed(model.model, seed)).get_trace()
+
+
+def test_every_prior_draw_meets_exact_tables_and_rules(tmp_path) -> None:
+    setup_jax(1)
+    rules = "rules:\n  - {a: a2, d: d2}\n"
+    spec = _spec(tmp_path, rules=rules)
+    inputs = load_inputs(spec)
+    model = build_loglinear(inputs)
+    for seed in range(5):
+        p = np.asarray(_trace(model, seed)["p"]["value"])
+        assert p.sum() == pytest.approx(1.0, abs=1e-12)
+        np.testing.assert_allclose(p.sum(axis=(2, 3)), np.array([[30, 20], [10, 40]]) / 100, atol=1e-7)
+        np.testing.assert_allclose(p.sum(axis=(0, 1, 3)), [0.5, 0.3, 0.2], atol=1e-7)
+        assert (p[1, :, :, 1] == 0).all()
+
+
+def test_microdata_term_is_the_weighted_log_likelihood(tmp_path) -> None:
+    setup_jax(1)
+    spec = _spec(tmp_path)
+    inputs = load_inputs(spec)
+    model = build_loglinear(inputs)
+    trace = _trace(model, 0)
+    p = np.asarray(trace["p"]["value"])
+    # rows: (a1,b1,c1) w=1, (a2,b2,c3) w=2, (a1,-,c2) w=1; Kish n_eff = 16/6, weights scaled to it
+    scale = (16 / 6) / 4
+    expected = scale * (np.log(p[0, 0, 0].sum()) + 2 * np.log(p[1, 1, 2].sum()) + np.log(p[0, :, 1].sum()))
+    got = float(trace["microdata"]["fn"].log_prob(trace["microdata"]["value"]))
+    assert got == pytest.approx(expected, rel=1e-9)
+    assert MAIN in {t.kind for t in model.terms}
