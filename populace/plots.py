@@ -10,27 +10,25 @@ import pandas as pd
 from populace.io import atomic_path
 
 
-def _pyplot():  # noqa: ANN202 - matplotlib module
-    import matplotlib
+def _figure(width: float, height: float, rows: int = 1):  # noqa: ANN202 - matplotlib objects
+    """A figure and its axes, made without pyplot so no global backend is switched."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=(width, height))
+    axes = fig.subplots(rows, 1, squeeze=False)
+    return fig, axes
 
 
 def _save(fig, path: pathlib.Path) -> pathlib.Path:  # noqa: ANN001
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-    _pyplot().close(fig)
     return path
 
 
 def ppc_plot(cells: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
     """Observed share of every table cell against its posterior predictive interval."""
-    plt = _pyplot()
     tables = list(dict.fromkeys(cells["table"]))
-    fig, axes = plt.subplots(len(tables), 1, figsize=(9, 2.6 * len(tables)), squeeze=False)
+    fig, axes = _figure(9, 2.6 * len(tables), rows=len(tables))
     for ax, name in zip(axes[:, 0], tables):
         part = cells[cells["table"] == name].reset_index(drop=True)
         x = np.arange(len(part))
@@ -57,13 +55,13 @@ def heatmap_plot(
     summary: pd.DataFrame, rows: str, cols: str, path: pathlib.Path, truth: pd.Series | None = None
 ) -> pathlib.Path:
     """Heat map of a two-way joint: posterior mean share with the 90% interval in each cell."""
-    plt = _pyplot()
     r_levels = list(dict.fromkeys(summary[rows]))
     c_levels = list(dict.fromkeys(summary[cols]))
     mean = summary.pivot(index=rows, columns=cols, values="mean").loc[r_levels, c_levels]
     lower = summary.pivot(index=rows, columns=cols, values="lower").loc[r_levels, c_levels]
     upper = summary.pivot(index=rows, columns=cols, values="upper").loc[r_levels, c_levels]
-    fig, ax = plt.subplots(figsize=(1.6 * len(c_levels) + 2, 0.9 * len(r_levels) + 1.5))
+    fig, axes = _figure(1.6 * len(c_levels) + 2, 0.9 * len(r_levels) + 1.5)
+    ax = axes[0, 0]
     image = ax.imshow(mean.values, cmap="viridis")
     for i in range(len(r_levels)):
         for j in range(len(c_levels)):
@@ -84,8 +82,8 @@ def recovery_plot(
     truth: np.ndarray, estimates: dict[str, np.ndarray], lower: np.ndarray, upper: np.ndarray, path: pathlib.Path
 ) -> pathlib.Path:
     """Estimated against true cell shares, with populace's 90% intervals."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    fig, axes = _figure(5.5, 5.5)
+    ax = axes[0, 0]
     t = truth.ravel()
     first = next(iter(estimates))
     ax.errorbar(

