@@ -218,7 +218,8 @@ def _targets(results: dict[str, Any]) -> str:
     for t, r in nuts:
         if not _covered(r["coverage_90"]):
             lines.append(
-                f"  - **missed** on {t['title']}: {r['coverage_90']:.1%} of {r['cells_scored']} cells "
+                f"  - **missed** on {t['title']}: {r['coverage_90']:.1%} "
+                f"({round(r['coverage_90'] * r['cells_scored'])} of {r['cells_scored']} cells) "
                 f"({'over-covers: intervals too wide' if r['coverage_90'] > high else 'under-covers'})."
             )
     speed = results.get("speed", {})
@@ -437,13 +438,16 @@ def _plot_coverage(ax: Any, rows: Sequence[dict[str, Any]]) -> None:
     ax.axhspan(*COVERAGE_TARGET, color="tab:green", alpha=0.15, label="target for 90% intervals")
     ax.axhline(0.9, color="tab:green", lw=1)
     ax.axhline(0.5, color="tab:orange", lw=1)
-    width = 0.38
+    width = 0.3
     labels = [r["method"].replace("populace ", "").replace(" (", "\n(") for r in rows]
     for i, r in enumerate(rows):
         ax.bar(i - width / 2, r["coverage_90"], width, color="tab:green", label="90% interval" if i == 0 else None)
         ax.bar(i + width / 2, r["coverage_50"], width, color="tab:orange", label="50% interval" if i == 0 else None)
+        for dx, value in ((-width / 2, r["coverage_90"]), (width / 2, r["coverage_50"])):
+            ax.text(i + dx, value + 0.01, f"{value:.0%}", ha="center", fontsize=8)
     ax.set_xticks(range(len(rows)), labels, fontsize=8)
+    ax.set_xlim(-0.6, len(rows) - 0.4)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("coverage of the truth (cells with >= 10 persons)")
     ax.set_title("populace interval coverage (lines: nominal)", fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3)

@@ -35,6 +35,8 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[pathlib.Path]:
     tmp_path = pathlib.Path(tmp)
     try:
         yield tmp_path
+        # mkstemp makes the file private (0600); give it the usual permissions instead
+        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, target)
     except OSError as exc:
         tmp_path.unlink(missing_ok=True)
@@ -42,3 +44,9 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[pathlib.Path]:
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
