@@ -26,27 +26,29 @@ def _save(fig, path: pathlib.Path) -> pathlib.Path:  # noqa: ANN001
 
 
 def ppc_plot(cells: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
-    """Observed share of every table cell against its posterior predictive interval."""
+    """Every input cell: the posterior predictive interval minus the observed share.
+
+    Plotted in percentage points around 0, so exact tables (met by construction) show as
+    a flat line, and a published value outside its interval stands out in red.
+    """
     tables = list(dict.fromkeys(cells["table"]))
-    fig, axes = _figure(9, 2.6 * len(tables), rows=len(tables))
+    fig, axes = _figure(10, 2.2 * len(tables), rows=len(tables))
     for ax, name in zip(axes[:, 0], tables):
         part = cells[cells["table"] == name].reset_index(drop=True)
         x = np.arange(len(part))
-        ax.errorbar(
-            x,
-            part["mean"],
-            yerr=[part["mean"] - part["lower"], part["upper"] - part["mean"]],
-            fmt="o",
-            ms=3,
-            color="tab:blue",
-            label="posterior predictive (90%)",
-        )
-        ax.plot(x, part["observed"], "x", color="tab:red", label="published")
+        mid = 100 * (part["mean"] - part["observed"])
+        lo, hi = 100 * (part["lower"] - part["observed"]), 100 * (part["upper"] - part["observed"])
+        outside = (lo > 0) | (hi < 0)
+        ax.axhline(0, color="black", lw=0.8)
+        ax.vlines(x, lo, hi, color="tab:blue", lw=2, label="90% posterior predictive interval")
+        ax.plot(x, mid, "o", ms=3, color="tab:blue")
+        ax.plot(x[outside], mid[outside], "o", ms=5, color="tab:red", label="observed value outside")
         ax.set_title(name, fontsize=9)
-        ax.set_ylabel("share")
+        ax.set_ylabel("predicted - published\n(percentage points)", fontsize=7)
         ax.set_xticks(x)
-        ax.set_xticklabels([c.replace(", ", "\n") for c in part["cell"]], fontsize=6, rotation=90)
-    axes[0, 0].legend(fontsize=7)
+        labels = [c.split("=", 1)[1] if c.count("=") == 1 else c.replace(", ", "\n") for c in part["cell"]]
+        ax.set_xticklabels(labels, fontsize=6, rotation=90 if len(part) > 8 else 0)
+    axes[0, 0].legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     return _save(fig, path)
 

@@ -117,6 +117,7 @@ def check(post: Posterior, *, seed: int = 0) -> CheckReport:
             )
         cells.append(frame)
     if inputs.sample is not None:
+        cells.extend(_sample_margins(spec, flat, inputs.sample, rng))
         for axes, counts in inputs.sample.patterns:
             ppp = _chi2_ppp(flat, axes, counts, rng)
             names = ",".join(spec.names[a] for a in axes)
@@ -144,6 +145,28 @@ def _cells_frame(spec: Any, axes: tuple[int, ...], source: str) -> pd.DataFrame:
         for i in range(int(np.prod([len(lv) for lv in levels])))
     ]
     return pd.DataFrame({"table": source, "cell": labels})
+
+
+def _sample_margins(spec: Any, flat: np.ndarray, sample: Any, rng: np.random.Generator) -> list[pd.DataFrame]:
+    """One-way shares of the weighted sample against replicated samples of its effective size."""
+    alpha = (1 - DEFAULT_CREDIBLE_MASS) / 2
+    out = []
+    for a in range(len(spec.shape)):
+        counts = sum(
+            (c.sum(axis=tuple(i for i, x in enumerate(axes) if x != a)) for axes, c in sample.patterns if a in axes),
+            np.zeros(spec.shape[a]),
+        )
+        n = float(counts.sum())
+        if n <= 0:
+            continue
+        shares = flat.sum(axis=tuple(d + 1 for d in range(len(spec.shape)) if d != a))
+        replicated = np.stack([rng.multinomial(max(int(round(n)), 1), s / s.sum()) for s in shares]) / max(round(n), 1)
+        frame = _cells_frame(spec, (a,), f"microdata {sample.source} ({spec.names[a]}, n_eff {n:.0f})")
+        frame["observed"] = counts / n
+        frame["mean"] = shares.mean(axis=0)
+        frame["lower"], frame["upper"] = np.quantile(replicated, [alpha, 1 - alpha], axis=0)
+        out.append(frame)
+    return out
 
 
 def _chi2_ppp(flat: np.ndarray, axes: tuple[int, ...], counts: np.ndarray, rng: np.random.Generator) -> float:
