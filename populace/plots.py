@@ -44,7 +44,7 @@ def ppc_plot(cells: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
         ax.plot(x, mid, "o", ms=3, color="tab:blue")
         ax.plot(x[outside], mid[outside], "o", ms=5, color="tab:red", label="observed value outside")
         ax.set_title(name, fontsize=9)
-        ax.set_ylabel("predicted - published\n(percentage points)", fontsize=7)
+        ax.set_ylabel("predicted - observed\n(percentage points)", fontsize=7)
         ax.set_xticks(x)
         labels = [c.split("=", 1)[1] if c.count("=") == 1 else c.replace(", ", "\n") for c in part["cell"]]
         ax.set_xticklabels(labels, fontsize=6, rotation=90 if len(part) > 8 else 0)
