@@ -129,6 +129,30 @@ class Posterior:
         """Number of posterior draws (chains times draws)."""
         return int(self.posterior.sizes["chain"] * self.posterior.sizes["draw"])
 
+    def changed_inputs(self) -> dict[str, str]:
+        """Input files that differ on disk from the copies the fit read.
+
+        Returns
+        -------
+        dict
+            File name to ``"changed"`` or ``"missing"``; empty when every file beside
+            the spec still has the hash recorded at fit time.
+        """
+        import hashlib
+
+        recorded = json.loads(self.attrs.get("input_hashes_json", "{}"))
+        folder = pathlib.Path(self.attrs.get("input_dir", "."))
+        out = {}
+        for name, digest in recorded.items():
+            path = folder / name
+            if not path.is_file():
+                out[name] = "missing"
+                continue
+            text = path.read_bytes().decode("utf-8-sig", errors="replace")
+            if hashlib.sha256(text.encode("utf-8")).hexdigest() != digest:
+                out[name] = "changed"
+        return out
+
     def inputs(self) -> Any:
         """Rebuild the checked inputs from the copies embedded in the posterior."""
         from populace.data.inputs import load_inputs

@@ -132,6 +132,16 @@ def check(post: Posterior, *, seed: int = 0) -> CheckReport:
             )
     for item in convergence(post):
         rows.append({"check": item["name"], "value": item["value"], "ok": item["ok"], "message": item["message"]})
+    changed = post.changed_inputs()
+    message = (
+        "every input file matches the fit"
+        if not changed
+        else (
+            "warning: " + ", ".join(f"{k} {v}" for k, v in changed.items()) + " since the fit; the checks use the "
+            "copies embedded in the posterior; refit to use the new files"
+        )
+    )
+    rows.append({"check": "inputs unchanged", "value": len(changed), "ok": True, "message": message})
     return CheckReport(
         checks=pd.DataFrame(rows), cells=pd.concat(cells, ignore_index=True) if cells else pd.DataFrame()
     )

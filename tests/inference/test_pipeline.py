@@ -82,3 +82,18 @@ def test_fast_methods_give_valid_joints(method: str) -> None:
     wage = post.joint(["wage"]).mean(("chain", "draw")).values
     np.testing.assert_allclose(wage, np.array([7256, 7052, 6855, 6992]) / 28155, atol=1e-6)
     assert post.summary(["education"])["sd"].gt(0).all()
+
+
+def test_check_warns_when_an_input_file_changed_since_the_fit(example_dir, tmp_path) -> None:
+    spec = pp.Spec.from_yaml(example_dir / "spec.yaml")
+    post = pp.fit(spec, method="pathfinder", draws=50, chains=1, seed=0, progress=False)
+    path = post.to_netcdf(tmp_path / "post.nc")
+    assert pp.load(path).changed_inputs() == {}
+    (example_dir / "wage.csv").write_text((example_dir / "wage.csv").read_text() + "\n")
+    (example_dir / "sample.csv").unlink()
+    loaded = pp.load(path)
+    assert loaded.changed_inputs() == {"wage.csv": "changed", "sample.csv": "missing"}
+    row = pp.check(loaded).checks.set_index("check").loc["inputs unchanged"]
+    assert "wage.csv changed" in row["message"] and "sample.csv missing" in row["message"]
+    # the posterior still carries its own inputs, so every check still runs
+    assert len(pp.check(loaded).cells) > 0
