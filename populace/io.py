@@ -13,6 +13,8 @@ from collections.abc import Iterator
 
 from populace.errors import DataError
 
+PART_SUFFIX = ".part"
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[pathlib.Path]:
@@ -27,8 +29,9 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[pathlib.Path]:
     folder = target.resolve().parent
     if not folder.is_dir():
         raise DataError("the output folder does not exist", file=str(target))
+    _remove_stale_parts(folder, target.name)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=PART_SUFFIX, dir=folder)
     except OSError as exc:
         raise DataError(f"cannot write here: {exc.strerror}", file=str(target)) from None
     os.close(fd)
@@ -50,3 +53,28 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _remove_stale_parts(folder: pathlib.Path, name: str) -> None:
+    """Delete temporary files of ``name`` left by processes that no longer run (killed)."""
+    for part in folder.glob(f".{glob_escape(name)}.*{PART_SUFFIX}"):
+        pid_text = part.name[len(name) + 2 :].split(".", 1)[0]
+        if pid_text.isdigit() and not _alive(int(pid_text)):
+            part.unlink(missing_ok=True)
+
+
+def glob_escape(text: str) -> str:
+    """Escape glob metacharacters in a file name."""
+    import glob
+
+    return glob.escape(text)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

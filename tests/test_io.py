@@ -39,3 +39,34 @@ def test_missing_folder_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(DataError, match="does not exist"):
         with atomic_path(tmp_path / "nope" / "out.csv"):
             pass
+
+
+def test_stale_parts_of_killed_runs_are_removed_but_live_ones_kept(tmp_path) -> None:
+    target = tmp_path / "out.csv"
+    dead = tmp_path / ".out.csv.999999999.abc.part"  # no such process
+    live = tmp_path / f".out.csv.{os.getpid()}.xyz.part"
+    dead.write_text("half")
+    live.write_text("in flight")
+    with atomic_path(target) as tmp:
+        tmp.write_text("new")
+    assert not dead.exists() and live.exists()
+
+
+def test_full_disk_and_unwritable_folder_are_clear_errors(tmp_path, monkeypatch) -> None:
+    import errno
+    import tempfile
+
+    target = tmp_path / "out.csv"
+    target.write_text("old")
+    with pytest.raises(DataError, match="No space left on device"):
+        with atomic_path(target) as tmp:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp))
+    assert target.read_text() == "old"
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(DataError, match="cannot write here: Permission denied"):
+        with atomic_path(target):
+            pass
