@@ -26,6 +26,9 @@ from populace.spec import Spec, TableSource, rule_mask
 TOTALS_Z = 4.0
 # Exact tables must agree to this relative tolerance (float round-off in published totals).
 EXACT_RTOL = 1e-6
+# Counts, standard errors and weights above this are refused: no population is that
+# large, and squares of such numbers overflow (found by benchmarks/fuzz_readers.py).
+MAX_NUMBER = 1e15
 # A published se of 0 (typical for empty cells) would make a Gaussian term infinitely
 # sharp; such cells get this floor, in persons.
 SE_FLOOR = 0.5
@@ -248,6 +251,14 @@ def _numbers(frame: pd.DataFrame, name: str, col: str, what: str) -> np.ndarray:
             raise DataError(f"{what} '{value}' is not a finite number", file=name, row=row + 1, column=col, value=value)
         if number < 0:
             raise DataError(f"{what} '{value}' is negative", file=name, row=row + 1, column=col, value=value)
+        if number > MAX_NUMBER:
+            raise DataError(
+                f"{what} '{value}' is implausibly large (above {MAX_NUMBER:.0e})",
+                file=name,
+                row=row + 1,
+                column=col,
+                value=value,
+            )
         out[row] = number
     return out
 

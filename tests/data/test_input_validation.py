@@ -494,3 +494,15 @@ def test_marginal_sums_of_the_support_cover_every_positive_exact_cell(example):
     inputs = load(example)
     for t in inputs.exact_tables:
         assert (margin(inputs.support, t.axes)[t.counts > 0] > 0).all()
+
+
+def test_implausibly_large_weight_is_refused_not_overflowed(example_dir) -> None:
+    import populace as pp
+    from populace.data.inputs import load_inputs
+
+    sample = (example_dir / "sample.csv").read_text().splitlines()
+    sample[1] = sample[1].rsplit(",", 1)[0] + ",1e308"
+    (example_dir / "sample.csv").write_text("\n".join(sample) + "\n")
+    with pytest.raises(pp.DataError, match="implausibly large") as info:
+        load_inputs(pp.Spec.from_yaml(example_dir / "spec.yaml"))
+    assert "sample.csv" in str(info.value) and "row 1" in str(info.value) and "1e308" in str(info.value)
