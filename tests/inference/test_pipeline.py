@@ -97,3 +97,25 @@ def test_check_warns_when_an_input_file_changed_since_the_fit(example_dir, tmp_p
     assert "wage.csv changed" in row["message"] and "sample.csv missing" in row["message"]
     # the posterior still carries its own inputs, so every check still runs
     assert len(pp.check(loaded).cells) > 0
+
+
+def test_saved_file_carries_versions_and_input_hashes_and_loads_without_pickle(small_posterior, monkeypatch) -> None:
+    import hashlib
+    import json
+    import pickle
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("loading a posterior must not unpickle anything")
+
+    monkeypatch.setattr(pickle, "loads", forbidden)
+    monkeypatch.setattr(pickle, "load", forbidden)
+    post = pp.load(small_posterior)
+    versions = json.loads(post.attrs["versions_json"])
+    assert {"numpy", "jax", "numpyro", "xarray"} <= set(versions)
+    hashes = json.loads(post.attrs["input_hashes_json"])
+    wage = (example_spec_path().parent / "wage.csv").read_text(encoding="utf-8-sig")
+    assert hashes["wage.csv"] == hashlib.sha256(wage.encode("utf-8")).hexdigest()
+    assert len(hashes) == 5
+    assert post.summary(["wage"])["mean"].sum() == pytest.approx(1.0)
+    with open(small_posterior, "rb") as handle:
+        assert handle.read(8) == b"\x89HDF\r\n\x1a\n"  # an HDF5/NetCDF-4 file, not a pickle
