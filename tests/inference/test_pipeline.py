@@ -119,3 +119,37 @@ def test_saved_file_carries_versions_and_input_hashes_and_loads_without_pickle(s
     assert post.summary(["wage"])["mean"].sum() == pytest.approx(1.0)
     with open(small_posterior, "rb") as handle:
         assert handle.read(8) == b"\x89HDF\r\n\x1a\n"  # an HDF5/NetCDF-4 file, not a pickle
+
+
+def test_sampling_problems_warn_in_fit_and_fail_check(example_dir, capsys) -> None:
+    from populace.cli import main
+
+    code = main(
+        [
+            "fit",
+            str(example_dir / "spec.yaml"),
+            "--out",
+            str(example_dir / "p.nc"),
+            "--draws",
+            "15",
+            "--chains",
+            "2",
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "warning: largest R-hat" in err and "run more --draws" in err
+    assert main(["check", str(example_dir / "p.nc")]) == 1
+    assert "FAIL r_hat" in capsys.readouterr().out
+
+
+def test_check_fails_when_an_exact_table_is_not_reproduced(small_posterior) -> None:
+    post = pp.load(small_posterior)
+    p = post.posterior["p"].values.copy()
+    p[..., 0, 0, :, :, :, :] *= 1.2  # more northeast/white than the exact table says
+    p /= p.sum(axis=tuple(range(2, p.ndim)), keepdims=True)
+    post.posterior["p"].values = p
+    report = pp.check(post)
+    failed = report.checks[~report.checks["ok"]]["check"].tolist()
+    assert "exact table region_ethnicity.csv" in failed and not report.ok
