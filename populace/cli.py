@@ -94,12 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="folder for the report and plots")
     p.add_argument("--quiet", action="store_true")
 
-    p = sub.add_parser("forecast", help="post-stratified outcome forecast (not available in this version)")
+    p = sub.add_parser("forecast", help="post-stratified outcome shares by group, with credible intervals")
     p.add_argument("posterior")
-    p.add_argument("outcome")
-    p.add_argument("--by")
-    p.add_argument("--prob", type=_prob, default=0.9)
-    p.add_argument("--out")
+    p.add_argument("outcome", help="the outcome spec (YAML)")
+    p.add_argument("--by", type=_by, help="group attributes (default: the outcome spec's by)")
+    p.add_argument("--prob", type=_prob, default=0.9, help="credible mass of the interval (default 0.9)")
+    p.add_argument("--out", help="CSV file to write (default: print)")
+    p.add_argument("--draws", type=_positive_int, default=1000, help="outcome-model draws per chain (default 1000)")
+    p.add_argument("--chains", type=_positive_int, default=4, help="outcome-model chains (default 4)")
+    p.add_argument("--seed", type=_seed, default=0, help="outcome-model seed (default 0)")
     p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("demo", help="run the whole pipeline on the embedded CPS 1988 data")
@@ -192,10 +195,40 @@ def write_report(report: object, folder: pathlib.Path) -> None:
 
 
 def _cmd_forecast(args: argparse.Namespace) -> int:
-    print(
-        "populace: forecast is not available in this version (outcome models come in a later release)", file=sys.stderr
+    from populace.io import atomic_path
+    from populace.outcomes.forecast import forecast_table
+    from populace.outcomes.model import fit_outcome
+    from populace.outcomes.spec import OutcomeSpec, load_outcome_data
+    from populace.posterior import load
+
+    post = load(args.posterior)
+    outcome = OutcomeSpec.from_yaml(args.outcome)
+    data = load_outcome_data(outcome, post.spec)
+    by = args.by if args.by is not None else list(outcome.by)
+    for name in by:
+        if name not in post.spec.names:
+            raise PopulaceInputError(
+                f"--by names unknown attribute '{name}' (attributes: {', '.join(post.spec.names)})", value=name
+            )
+    shape = tuple(len(post.spec.attribute(n).levels) for n in data.predictors)
+    if not args.quiet:
+        print(
+            f"populace: outcome model for '{outcome.outcome}' on {data.n_rows:,} rows, predictors "
+            f"{', '.join(data.predictors) or '(none)'}",
+            file=sys.stderr,
+        )
+    model = fit_outcome(
+        data, len(outcome.levels), shape, draws=args.draws, chains=args.chains, seed=args.seed, progress=not args.quiet
     )
-    return EXIT_BAD_INPUT
+    table = forecast_table(post, model, by, outcome.levels, prob=args.prob)
+    if args.out:
+        with atomic_path(args.out) as tmp:
+            table.to_csv(tmp, index=False)
+    else:
+        buffer = io.StringIO()
+        table.to_csv(buffer, index=False)
+        sys.stdout.write(buffer.getvalue())
+    return EXIT_OK
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

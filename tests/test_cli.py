@@ -107,8 +107,3 @@ def test_joint_and_personas_do_not_import_jax(small_posterior, tmp_path) -> None
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-
-
-def test_forecast_is_refused_until_it_exists(tmp_path) -> None:
-    result = run("forecast", str(tmp_path / "p.nc"), str(tmp_path / "o.yaml"))
-    assert result.returncode == 2 and "not available" in result.stderr

@@ -139,7 +139,7 @@ def load_inputs(spec: Spec, texts: dict[str, str] | None = None) -> Inputs:
     for source in sources:
         if source.file not in texts:
             texts[source.file] = read_source(source, spec.base_dir)
-    frames = {s.file: _parse_csv(texts[s.file], s.file) for s in sources}
+    frames = {s.file: parse_csv(texts[s.file], s.file) for s in sources}
 
     shape = spec.shape
     tables = []
@@ -166,7 +166,8 @@ def load_inputs(spec: Spec, texts: dict[str, str] | None = None) -> Inputs:
     return Inputs(spec=spec, tables=tuple(tables), sample=sample, support=support, population=population, texts=texts)
 
 
-def _parse_csv(text: str, name: str) -> pd.DataFrame:
+def parse_csv(text: str, name: str) -> pd.DataFrame:
+    """Parse CSV text with every value kept as a string (empty = missing), checking the header."""
     if "\x00" in text:
         raise DataError("contains NUL bytes; is it a binary file?", file=name)
     try:
@@ -240,7 +241,8 @@ def _level_codes(spec: Spec, frame: pd.DataFrame, name: str, col: str, allow_mis
     return codes
 
 
-def _numbers(frame: pd.DataFrame, name: str, col: str, what: str) -> np.ndarray:
+def parse_numbers(frame: pd.DataFrame, name: str, col: str, what: str) -> np.ndarray:
+    """Column ``col`` as finite, non-negative, plausibly sized numbers, or a DataError naming the row."""
     out = np.empty(len(frame), dtype=float)
     for row, value in enumerate(frame[col].tolist()):
         try:
@@ -270,8 +272,8 @@ def _table(spec: Spec, name: str, frame: pd.DataFrame) -> Table:
     if len(frame) == 0:
         raise DataError("has a header but no rows", file=name)
     codes = [_level_codes(spec, frame, name, c, allow_missing=False) for c in columns]
-    counts = _numbers(frame, name, "count", "count")
-    se = _numbers(frame, name, "se", "standard error") if "se" in frame.columns else None
+    counts = parse_numbers(frame, name, "count", "count")
+    se = parse_numbers(frame, name, "se", "standard error") if "se" in frame.columns else None
     axes = tuple(spec.names.index(c) for c in columns)
     order = np.argsort(axes)
     axes = tuple(axes[i] for i in order)
@@ -305,7 +307,7 @@ def _sample(spec: Spec, name: str, frame: pd.DataFrame, weight: str | None) -> S
     if not columns:
         raise DataError("has no attribute columns", file=name)
     codes = np.stack([_level_codes(spec, frame, name, c, allow_missing=True) for c in columns], axis=1)
-    weights = _numbers(frame, name, weight, "weight") if weight else np.ones(len(frame))
+    weights = parse_numbers(frame, name, weight, "weight") if weight else np.ones(len(frame))
     keep = (weights > 0) & (codes >= 0).any(axis=1)
     codes, weights = codes[keep], weights[keep]
     row_numbers = np.flatnonzero(keep) + 1

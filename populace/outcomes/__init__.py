@@ -1,0 +1,1 @@
+"""Outcomes simulated over the recovered population: outcome specs, models, forecasts."""
