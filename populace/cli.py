@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--draws", type=_positive_int, default=1000, help="outcome-model draws per chain (default 1000)")
     p.add_argument("--chains", type=_positive_int, default=4, help="outcome-model chains (default 4)")
     p.add_argument("--seed", type=_seed, default=0, help="outcome-model seed (default 0)")
+    p.add_argument("--plot", help="PNG file: the first outcome level's share by group, with intervals")
     p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("demo", help="run the whole pipeline on the embedded CPS 1988 data")
@@ -221,6 +222,10 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
         data, len(outcome.levels), shape, draws=args.draws, chains=args.chains, seed=args.seed, progress=not args.quiet
     )
     table = forecast_table(post, model, by, outcome.levels, prob=args.prob)
+    if args.plot:
+        from populace.plots import forecast_plot
+
+        forecast_plot(table, outcome.levels[0], pathlib.Path(args.plot))
     if args.out:
         with atomic_path(args.out) as tmp:
             table.to_csv(tmp, index=False)

@@ -108,3 +108,27 @@ def recovery_plot(
     ax.legend(fontsize=7)
     ax.set_title("full joint: estimate against truth", fontsize=9)
     return _save(fig, path)
+
+
+def forecast_plot(table: pd.DataFrame, level: str, path: pathlib.Path, actual: pd.Series | None = None) -> pathlib.Path:
+    """Forecast share of one outcome level by group, with intervals, against actual results.
+
+    ``table`` is a forecast table with one group column; ``actual`` (optional) maps group
+    level to the actual share.
+    """
+    group = [c for c in table.columns if c not in ("level", "mean", "sd", "lower", "upper")]
+    part = table[table["level"] == level].sort_values("mean").reset_index(drop=True)
+    labels = part[group].astype(str).agg(", ".join, axis=1) if group else pd.Series(["all"])
+    fig, axes = _figure(6.5, max(2.5, 0.22 * len(part) + 1))
+    ax = axes[0, 0]
+    y = np.arange(len(part))
+    ax.hlines(y, part["lower"], part["upper"], color="tab:blue", lw=2, label="90% interval")
+    ax.plot(part["mean"], y, "o", ms=3, color="tab:blue", label="forecast")
+    if actual is not None:
+        values = [actual.get(lbl, np.nan) for lbl in labels]
+        ax.plot(values, y, "x", color="tab:red", label="actual")
+    ax.set_yticks(y, labels, fontsize=6 if len(part) > 20 else 8)
+    ax.set_xlabel(f"share: {level}")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -84,6 +84,8 @@ def test_forecast_command_writes_the_contract_columns(small_posterior, tmp_path)
         "--chains",
         "2",
         "--quiet",
+        "--plot",
+        str(tmp_path / "f.png"),
     )
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(out)
@@ -91,6 +93,7 @@ def test_forecast_command_writes_the_contract_columns(small_posterior, tmp_path)
     assert len(table) == 8
     np.testing.assert_allclose(table.groupby("region")["mean"].sum(), 1.0, atol=1e-9)
     assert ((table["lower"] <= table["mean"]) & (table["mean"] <= table["upper"])).all()
+    assert (tmp_path / "f.png").stat().st_size > 1000
 
 
 @pytest.mark.parametrize(
