@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
+import hashlib
 import io
 import json
 import pathlib
@@ -124,12 +126,14 @@ def fit_and_score(request: FitRequest) -> dict[str, Any]:
     Returns
     -------
     dict
-        The row, with ``peak_mib`` read last.
+        The row, with NUTS diagnostics, the digest of the populace source it ran
+        (read before fitting), when it finished, and ``peak_mib`` read last.
     """
     from populace.demo import recovery_metrics
     from populace.inference.diagnostics import convergence
     from populace.inference.fit import fit
 
+    source = populace_source_digest()
     task = build_task(request.population, request.marginal_set, request.fraction, seed=request.sample_seed)
     post = fit(
         task.spec, method=request.method, draws=request.draws, chains=request.chains, seed=request.seed, progress=False
@@ -145,20 +149,48 @@ def fit_and_score(request: FitRequest) -> dict[str, Any]:
         row[f"width_{round(mass * 100)}"] = scored["mean_width"] * post.population
         row["cells_scored"] = scored["cells_scored"]
     row["fit_seconds"] = post.fit_info["fit_seconds"]
-    row["diagnostics"] = _diagnostics(post, convergence(post))
+    row |= _diagnostics(post, convergence(post))
+    row["populace_source"] = source
+    row["finished_at"] = f"{datetime.datetime.now():%H:%M:%S}"
     row["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return row
 
 
-def _diagnostics(post: Any, checks: list[dict[str, Any]]) -> str:
+def _diagnostics(post: Any, checks: list[dict[str, Any]]) -> dict[str, float | None]:
+    """NUTS convergence figures (``None`` for approximations, which have none)."""
     values = {c["name"]: c["value"] for c in checks}
     if "r_hat" not in values:
-        return "approximation: no R-hat"
-    steps = float(np.asarray(post.sample_stats["n_steps"]).mean())
-    return (
-        f"R-hat {values['r_hat']:.3f}, ESS {values['ess_bulk']:.0f}, "
-        f"{values['divergences']} div., {steps:.0f} steps/draw"
-    )
+        return {"r_hat": None, "ess_bulk": None, "divergences": None, "steps_per_draw": None}
+    return {
+        "r_hat": float(values["r_hat"]),
+        "ess_bulk": float(values["ess_bulk"]),
+        "divergences": int(values["divergences"]),
+        "steps_per_draw": float(np.asarray(post.sample_stats["n_steps"]).mean()),
+    }
+
+
+def populace_source_digest() -> str:
+    """SHA-256 (first 12 hex digits) of populace's Python source, to tell code versions apart."""
+    import populace
+
+    package = pathlib.Path(populace.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def populace_source_changes(since: float, until: float) -> list[dict[str, str]]:
+    """populace source files modified between two times (epoch seconds), oldest first."""
+    import populace
+
+    package = pathlib.Path(populace.__file__).resolve().parent
+    changed = [(p.stat().st_mtime, p) for p in package.rglob("*.py") if since <= p.stat().st_mtime <= until]
+    return [
+        {"file": str(p.relative_to(package.parent)), "at": f"{datetime.datetime.fromtimestamp(t):%H:%M:%S}"}
+        for t, p in sorted(changed)
+    ]
 
 
 # ----------------------------------------------------------------------------- baselines

@@ -10,17 +10,24 @@ import math
 import os
 import pathlib
 import platform
+import re
 import tempfile
 from collections.abc import Sequence
 from typing import Any
 
 from metrics import COVERAGE_TARGET
 
+from populace.posterior import RHAT_LIMIT
+
 # Timing targets of the speed rows (issue 3): a 1,000-cell, 5-attribute fit with NUTS
 # 4x1,000 under a minute, and a million personas under five seconds, whole process.
 FIT_TARGET_S = 60.0
 PERSONAS_TARGET_S = 5.0
 VERSION_PACKAGES = ("populace", "jax", "jaxlib", "numpyro", "blackjax", "numpy", "pandas", "ipfn", "humanleague")
+# Mode of every file written (the page, results, figures are meant to be read by anyone).
+FILE_MODE = 0o644
+# A section that another script keeps in the page: <!-- NAME:start --> ... <!-- NAME:end -->.
+SECTION_PATTERN = re.compile(r"<!-- ([\w.-]+):start -->.*?<!-- \1:end -->\n?", re.DOTALL)
 
 
 # ----------------------------------------------------------------------------- machine
@@ -93,6 +100,18 @@ def _row(rows: Sequence[dict[str, Any]], prefix: str) -> dict[str, Any] | None:
     return next((r for r in rows if r["method"].startswith(prefix)), None)
 
 
+def _diagnostics(row: dict[str, Any]) -> str:
+    """NUTS convergence as text; approximations have none."""
+    if row["family"] != "populace":
+        return ""
+    if row.get("r_hat") is None:
+        return "approximation: no R-hat" if row.get("tvd") is not None else ""
+    return (
+        f"R-hat {row['r_hat']:.3f}, ESS {row['ess_bulk']:.0f}, {row['divergences']} div., "
+        f"{row['steps_per_draw']:.0f} steps/draw"
+    )
+
+
 def _covered(value: float | None) -> bool:
     return value is not None and COVERAGE_TARGET[0] <= value <= COVERAGE_TARGET[1]
 
@@ -125,7 +144,9 @@ def _rerun() -> str:
         "times personas; it writes `benchmarks/output/quick/BENCHMARKS.md` so that it never overwrites this "
         "page (`--out` chooses another file). `--report results.json` rewrites the page from saved results "
         "without fitting. Fits run one at a time, each in its own process. Seeds: the sample of each task is "
-        "drawn with `numpy.random.default_rng(sample_seed)`, every fit uses `seed`, both given below."
+        "drawn with `numpy.random.default_rng(sample_seed)`, every fit uses `seed`, both given below. After the "
+        "tasks, `--full` runs `benchmarks/calibration.py` and `benchmarks/scaling.py`, which write their own "
+        "sections (at the end of this page, between `<!-- NAME:start/end -->` markers that every rewrite keeps)."
     )
 
 
@@ -253,7 +274,7 @@ def _why(pops: dict[str, dict[str, Any]]) -> str:
         ratio = f", {fert['size'] / cps['size']:.0f} times the size of cps1988" if cps else ""
         parts.append(
             f"`fertility` is a real census extract of another kind ({fert['size']:,} persons{ratio}): mostly "
-            f"binary attributes, {fert['empty_cells']} empty cells, and a 1% sample of {fert['size'] // 100:,} "
+            f"binary attributes, {fert['empty_cells']} empty cells, and a 1% sample of {round(fert['size'] / 100):,} "
             "persons, so it tests the other regime: a dense table and a large sample. openintro::acs12 was "
             "considered and left out: its 2,000 persons are too few to stand for a population that a 1% "
             "sample (20 persons) is drawn from."
@@ -263,7 +284,7 @@ def _why(pops: dict[str, dict[str, Any]]) -> str:
 
 
 def _targets(results: dict[str, Any]) -> str:
-    lines = ["## Targets"]
+    lines = ["## Targets", ""]
     nuts = [(t, _row(t["rows"], "populace nuts")) for t in results["tasks"]]
     nuts = [(t, r) for t, r in nuts if r is not None and r.get("coverage_90") is not None]
     low, high = COVERAGE_TARGET
@@ -279,6 +300,7 @@ def _targets(results: dict[str, Any]) -> str:
                 f"({round(r['coverage_90'] * r['cells_scored'])} of {r['cells_scored']} cells) "
                 f"({'over-covers: intervals too wide' if r['coverage_90'] > high else 'under-covers'})."
             )
+    lines += _convergence_lines([r for _, r in nuts])
     speed = results.get("speed", {})
     fit_row = speed.get("fit")
     if fit_row and fit_row.get("fit_seconds") is not None:
@@ -300,6 +322,95 @@ def _targets(results: dict[str, Any]) -> str:
         )
     elif personas:
         lines.append(f"- personas: **failed**: {personas.get('note', '')}")
+    return "\n".join(lines)
+
+
+def _convergence_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
+    from_nuts = [r for r in rows if r.get("r_hat") is not None]
+    if not from_nuts:
+        return []
+    high = [r for r in from_nuts if r["r_hat"] > RHAT_LIMIT]
+    divergent = [r for r in from_nuts if r["divergences"] > 0]
+    lines = [
+        f"- NUTS convergence (what `populace check` tests): R-hat at most {RHAT_LIMIT} in "
+        f"{len(from_nuts) - len(high)} of {len(from_nuts)} tasks"
+        + (f" (largest {max(r['r_hat'] for r in high):.3f})" if high else "")
+        + f"; no divergences in {len(from_nuts) - len(divergent)} of {len(from_nuts)}"
+        + (f" (up to {max(r['divergences'] for r in divergent)} in the others)" if divergent else "")
+        + "."
+    ]
+    if high or divergent:
+        lines.append("  `populace check` exits 1 on such fits; the tasks are marked in the tables below.")
+    return lines
+
+
+def _methods_compared(results: dict[str, Any]) -> str:
+    """populace's three methods side by side, on the tasks where each ran."""
+    header = ["populace method", "tasks", "mean TVD", "NUTS on the same tasks", "cov 90 range", "cov 50 range"]
+    header += ["mean fit s", "NUTS fit s, same tasks", "largest peak MiB"]
+    rows = []
+    for method in ("nuts", "advi", "pathfinder"):
+        pairs = [(_row(t["rows"], f"populace {method}"), _row(t["rows"], "populace nuts")) for t in results["tasks"]]
+        pairs = [(r, n) for r, n in pairs if r is not None and r.get("tvd") is not None and n is not None]
+        if not pairs:
+            continue
+        mine, nuts = [r for r, _ in pairs], [n for _, n in pairs]
+        rows.append(
+            [
+                method,
+                str(len(pairs)),
+                _num(_mean(r["tvd"] for r in mine)),
+                _num(_mean(n["tvd"] for n in nuts)),
+                f"{_pct(min(r['coverage_90'] for r in mine))}-{_pct(max(r['coverage_90'] for r in mine))}",
+                f"{_pct(min(r['coverage_50'] for r in mine))}-{_pct(max(r['coverage_50'] for r in mine))}",
+                _num(_mean(r["fit_seconds"] for r in mine), 0),
+                _num(_mean(n["fit_seconds"] for n in nuts), 0),
+                _int(max(r["peak_mib"] for r in mine)),
+            ]
+        )
+    return "### populace's methods\n\n" + _table(header, rows)
+
+
+def _mean(values: Any) -> float:
+    values = list(values)
+    return sum(values) / len(values)
+
+
+def _caveats(results: dict[str, Any]) -> str:
+    """Warn when populace's source changed while the run went on."""
+    changes = results.get("source_changes") or []
+    digests = {
+        r["populace_source"] for t in results["tasks"] for r in t["rows"] if r.get("populace_source") is not None
+    }
+    if not changes and len(digests) <= 1:
+        return ""
+    lines = ["## Caveats", ""]
+    if changes:
+        files = ", ".join(f"`{c['file']}` at {c['at']}" for c in changes)
+        lines.append(
+            f"- populace's source was edited while this run went on ({files}). Each fit imports populace "
+            "afresh, so fits that started after an edit ran the edited code: compare rows across that point "
+            "with care, and rerun `make bench` for a single snapshot."
+        )
+        fits = [
+            (f"{t['key']} {r['method'].split()[1]}", r.get("finished_at"))
+            for t in results["tasks"]
+            for r in t["rows"]
+            if r["family"] == "populace"
+        ]
+        fits.append(("the 1,000-cell speed fit", (results.get("speed", {}).get("fit") or {}).get("finished_at")))
+        fits = [(name, at) for name, at in fits if at]
+        first, last = min(c["at"] for c in changes), max(c["at"] for c in changes)
+        after_first = sum(1 for _, at in fits if at > first)
+        after_last = [name for name, at in fits if at > last]
+        if fits:
+            lines.append(
+                f"- {after_first} of {len(fits)} fits finished after the first edit ({first}); "
+                f"{len(after_last)} after the last one ({last})"
+                + (f": {', '.join(after_last)}." if after_last else ".")
+            )
+    if len(digests) > 1:
+        lines.append(f"- The fits ran {len(digests)} different versions of populace's source (digests in the JSON).")
     return "\n".join(lines)
 
 
@@ -350,7 +461,7 @@ def _speed(results: dict[str, Any]) -> str:
                 _int(fit_row.get("peak_mib")),
                 f"< {FIT_TARGET_S:.0f} s (fit)",
                 f"TVD {_num(fit_row.get('tvd'))}, cov 90 {_pct(fit_row.get('coverage_90'))}; "
-                f"{fit_row.get('diagnostics', fit_row.get('note', ''))}",
+                f"{_diagnostics(fit_row) or fit_row.get('note', '')}",
             ]
         )
     personas = speed.get("personas")
@@ -377,7 +488,7 @@ def _task_section(task: dict[str, Any], figure: str) -> str:
     rows = []
     for r in task["rows"]:
         name = f"**{r['method']}**" if r["family"] == "populace" else r["method"]
-        note = r.get("diagnostics") or ""
+        note = _diagnostics(r)
         if r.get("note"):
             note = f"{note}; {r['note']}" if note else r["note"]
         rows.append(
@@ -435,7 +546,9 @@ def render(results: dict[str, Any], figures: dict[str, str]) -> str:
     figures
         Task key -> figure path relative to the page.
     """
-    sections = [_header(results), _rerun(), _machine(results), _targets(results), _summary(results)]
+    sections = [_header(results), _rerun(), _machine(results)]
+    sections += [s for s in (_caveats(results),) if s]
+    sections += [_targets(results), _summary(results), _methods_compared(results)]
     sections += [_speed(results), _data(results), "## Results by task"]
     sections += [_task_section(t, figures[t["key"]]) for t in results["tasks"]]
     sections.append(_method_notes())
@@ -443,16 +556,93 @@ def render(results: dict[str, Any], figures: dict[str, str]) -> str:
 
 
 def write_atomic(path: pathlib.Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``.
+
+    The file gets mode :data:`FILE_MODE` (``mkstemp`` alone would leave it 0600).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         pathlib.Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# ----------------------------------------------------------------------------- kept sections
+
+
+def marker_sections(text: str) -> dict[str, str]:
+    """Sections other scripts keep in the page, by name, each with its markers.
+
+    Parameters
+    ----------
+    text
+        A markdown page.
+
+    Returns
+    -------
+    dict
+        ``NAME`` -> the block from ``<!-- NAME:start -->`` to ``<!-- NAME:end -->`` (with a
+        final newline), in the order they appear.
+    """
+    return {m.group(1): m.group(0).rstrip("\n") + "\n" for m in SECTION_PATTERN.finditer(text)}
+
+
+def replace_section(text: str, name: str, body: str) -> str:
+    """Put ``body`` between the ``name`` markers of ``text``: in place if present, else at the end.
+
+    Parameters
+    ----------
+    text
+        The page.
+    name
+        The section's name (``calibration`` gives ``<!-- calibration:start -->``).
+    body
+        Markdown of the section, without markers.
+
+    Returns
+    -------
+    str
+        The new page.
+    """
+    block = f"<!-- {name}:start -->\n{body.strip()}\n<!-- {name}:end -->\n"
+    pattern = re.compile(rf"<!-- {re.escape(name)}:start -->.*?<!-- {re.escape(name)}:end -->\n?", re.DOTALL)
+    if pattern.search(text):
+        return pattern.sub(lambda _: block, text, count=1)
+    return text.rstrip("\n") + "\n\n" + block
+
+
+def write_page(path: pathlib.Path, text: str) -> None:
+    """Write the page atomically, keeping the marker sections the old page has and ``text`` lacks.
+
+    Kept sections go at the end, in their old order, so that ``run.py`` rewriting the page
+    does not drop what ``fuzz_readers.py``, ``calibration.py``, ``scaling.py`` and others
+    put there.
+    """
+    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    new = marker_sections(text)
+    for name, block in marker_sections(old).items():
+        if name not in new:
+            text = text.rstrip("\n") + "\n\n" + block
+    write_atomic(path, text)
+
+
+def write_section(path: pathlib.Path, name: str, body: str) -> None:
+    """Replace (or append) one marker section of the page at ``path``, atomically.
+
+    Parameters
+    ----------
+    path
+        The page (created with a ``# Benchmarks`` title when missing).
+    name, body
+        As :func:`replace_section`.
+    """
+    text = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmarks\n"
+    write_atomic(path, replace_section(text, name, body))
 
 
 # ----------------------------------------------------------------------------- figures
@@ -487,7 +677,7 @@ def plot_task(task: dict[str, Any], path: pathlib.Path) -> None:
     fig.suptitle(task["title"])
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
 
 

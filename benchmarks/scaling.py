@@ -1,0 +1,890 @@
+"""How fit time and peak memory grow with the cell grid, on SYNTHETIC attributes; and where the time goes.
+
+The attributes and the population are synthetic: a random log-linear joint (main effects
+and pairwise interactions) over grids of about 100, 1,000, 10,000 and 100,000 cells, a
+population of 200,000 persons drawn from it, its exact one-way tables and a 1% sample
+(2,000 persons) without replacement. Every populace method is fitted with modest draws
+(NUTS 2x300, ADVI and Pathfinder 1,000 draws), each fit in its own child process so that
+its peak memory (``ru_maxrss``) is its own, one at a time, sizes in increasing order.
+
+A (size, method) fit is skipped, with the reason, when the method's previous size took
+more than 4 minutes, when the measured trend (the previous fit's time scaled by the ratio
+of the log density's gradient cost at the two sizes) says it would not fit in what is left
+of the time budget, or when the previous size failed. Children run under an address-space
+cap so that a fit that would exhaust the shared machine's memory fails on its own.
+
+Before the fits, the log density is profiled at every size: ``jax.jit`` of
+``value_and_grad`` of NumPyro's potential function (``numpyro.infer.util.initialize_model``),
+timed per evaluation, for the full model and for variants built with
+``dataclasses.replace`` (microdata cut to one attribute, no projection, one projection
+sweep, priors only), which split the time between the priors, the linear predictor and
+softmax, the IPF projection and the microdata likelihood.
+
+Writes ``benchmarks/results/scaling.json``, ``benchmarks/figures/scaling.png`` and the
+``<!-- scaling:start/end -->`` section of BENCHMARKS.md (``--quick``: two small sizes,
+fewer draws, under ``benchmarks/output/quick/``).
+
+Usage::
+
+    python benchmarks/scaling.py                    # ~20 min on 2 cores (the budget)
+    python benchmarks/scaling.py --quick            # ~3 min
+    python benchmarks/scaling.py --budget-min 60    # let the slow fits run too
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+import pathlib
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
+if str(HERE) not in sys.path:  # run as a script or imported from elsewhere
+    sys.path.insert(0, str(HERE))
+
+import report  # noqa: E402
+
+import populace as pp  # noqa: E402
+
+SECTION = "scaling"
+# Synthetic attributes (name, levels, ordered); a grid is the first k of them.
+ATTRIBUTES = (
+    ("sex", 2, False),
+    ("age", 5, True),
+    ("income", 10, True),
+    ("region", 10, False),
+    ("occupation", 10, False),
+    ("industry", 10, False),
+)
+# Cells -> number of attributes: 2x5x10 = 100, then x10 each.
+SIZES = {100: 3, 1_000: 4, 10_000: 5, 100_000: 6}
+QUICK_SIZES = (100, 1_000)
+POPULATION = 200_000
+SAMPLE_FRACTION = 0.01
+# Scales of the synthetic law: main effects, per-step change of ordered main effects,
+# pairwise interactions (log scale).
+MAIN_SD, ORDERED_STEP_SD, PAIR_SD = 1.0, 0.5, 0.4
+# (method, draws per chain, chains): the full run, and --quick.
+FITS = (("pathfinder", 1000, 1), ("advi", 1000, 1), ("nuts", 300, 2))
+QUICK_FITS = (("pathfinder", 200, 1), ("advi", 200, 1), ("nuts", 100, 2))
+SEED = 0
+# Stop a method at the next size once a fit of it took longer than this (process time).
+STOP_AFTER_S = 240.0
+BUDGET_MIN, QUICK_BUDGET_MIN = 20.0, 6.0
+# Longest a child may run (the fast-fit target at 100,000 cells is 10 minutes).
+FIT_TIMEOUT_S = 720
+# A fit is started only with at least this much of the budget left (and gets at least this).
+MIN_FIT_S = 60.0
+PROFILE_TIMEOUT_S = 300
+# Address-space cap of every child (virtual memory; JAX alone maps ~3.5 GiB).
+MEMORY_CAP_GIB = 12.0
+# Targets reported against (issue 3): NUTS 4x1,000 on 1,000 cells (measured by run.py),
+# and a fast fit (ADVI or Pathfinder) of 100,000 cells.
+NUTS_TARGET_S = 60.0
+FAST_TARGET_S = 600.0
+FAST_TARGET_CELLS = 100_000
+# Timing of one log-density evaluation: at least this many runs, until this many seconds.
+PROFILE_MIN_RUNS, PROFILE_MAX_RUNS, PROFILE_SECONDS = 3, 50, 1.5
+
+QUICK_DIR = HERE / "output" / "quick"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Mode:
+    """What a run covers and where it writes."""
+
+    name: str
+    sizes: tuple[int, ...]
+    fits: tuple[tuple[str, int, int], ...]
+    budget_s: float
+    results: pathlib.Path
+    figures: pathlib.Path
+    page: pathlib.Path
+
+
+# ----------------------------------------------------------------------------- synthetic task
+
+
+def grid(cells: int) -> tuple[pp.Attribute, ...]:
+    """The synthetic attributes of the grid with ``cells`` cells."""
+    return tuple(
+        pp.Attribute(name=name, levels=tuple(f"{name[:3]}{i}" for i in range(k)), ordered=ordered)
+        for name, k, ordered in ATTRIBUTES[: SIZES[cells]]
+    )
+
+
+def synthetic_law(shape: tuple[int, ...], ordered: Sequence[bool], rng: np.random.Generator) -> np.ndarray:
+    """A random log-linear joint over ``shape``: main effects (random walks if ordered) and pairs."""
+    ndim = len(shape)
+    eta = np.zeros(shape)
+    for a, (k, is_ordered) in enumerate(zip(shape, ordered)):
+        main = np.cumsum(rng.normal(0, ORDERED_STEP_SD, k)) if is_ordered else rng.normal(0, MAIN_SD, k)
+        eta = eta + main.reshape([k if b == a else 1 for b in range(ndim)])
+    for a in range(ndim):
+        for b in range(a + 1, ndim):
+            pair = rng.normal(0, PAIR_SD, (shape[a], shape[b]))
+            eta = eta + pair.reshape([shape[c] if c in (a, b) else 1 for c in range(ndim)])
+    p = np.exp(eta - eta.max())
+    return p / p.sum()
+
+
+def build_task(cells: int) -> tuple[pp.Spec, np.ndarray]:
+    """The synthetic task with ``cells`` cells: its spec and the population's true shares.
+
+    Returns
+    -------
+    (populace.Spec, numpy.ndarray)
+        Exact one-way tables of the 200,000-person population and a 1% sample without
+        replacement (weight 100 each); the population's joint shares.
+    """
+    rng = np.random.default_rng([SEED, cells])
+    attributes = grid(cells)
+    shape = tuple(len(a.levels) for a in attributes)
+    counts = rng.multinomial(POPULATION, synthetic_law(shape, [a.ordered for a in attributes], rng).ravel())
+    counts = counts.reshape(shape)
+    persons = np.repeat(np.arange(counts.size), counts.ravel())
+    n = round(POPULATION * SAMPLE_FRACTION)
+    codes = np.unravel_index(rng.choice(persons, size=n, replace=False), shape)
+    sample = pd.DataFrame({a.name: np.asarray(a.levels)[c] for a, c in zip(attributes, codes)})
+    sample["weight"] = POPULATION / n
+    tables = []
+    for a, attribute in enumerate(attributes):
+        margin = counts.sum(axis=tuple(b for b in range(len(shape)) if b != a))
+        frame = pd.DataFrame({attribute.name: attribute.levels, "count": margin})
+        tables.append(pp.TableSource(file=f"{attribute.name}.csv", text=frame.to_csv(index=False)))
+    spec = pp.Spec(
+        attributes=attributes,
+        marginals=tables,
+        microdata=pp.Microdata(
+            source=pp.TableSource(file="sample.csv", text=sample.to_csv(index=False)), weight="weight"
+        ),
+        name=f"scaling-{cells}",
+    )
+    return spec, counts / counts.sum()
+
+
+# ----------------------------------------------------------------------------- child: one fit
+
+
+def fit_child(request: dict[str, Any]) -> dict[str, Any]:
+    """Child process: fit one size with one method and score it; peak memory read last."""
+    from populace.baselines import tvd
+    from populace.demo import recovery_metrics
+    from populace.inference.fit import fit
+
+    spec, truth = build_task(request["cells"])
+    post = fit(
+        spec,
+        method=request["method"],
+        draws=request["draws"],
+        chains=request["chains"],
+        seed=SEED,
+        progress=False,
+    )
+    draws = post.posterior["p"].values.reshape(post.n_samples, -1)
+    info = post.fit_info
+    row = {
+        "fit_seconds": info["fit_seconds"],
+        "sweeps": info["projection_sweeps"],
+        "terms": len(info["terms"]),
+        "tvd": tvd(draws.mean(axis=0), truth.ravel()),
+        "coverage_90": recovery_metrics(post, truth, prob=0.9)["coverage"],
+    }
+    if request["method"] == "nuts":
+        row["steps_per_draw"] = float(np.asarray(post.sample_stats["n_steps"]).mean())
+        row["divergences"] = int(np.asarray(post.sample_stats["diverging"]).sum())
+    row["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return row
+
+
+# ----------------------------------------------------------------------------- child: profile
+
+
+def time_calls(fn: Callable[[Any], Any], x: Any) -> tuple[float, float, int]:
+    """Compile-and-first-call seconds, the fastest of the timed calls, and how many were timed.
+
+    The minimum, not the median: on a shared machine other work only ever adds time.
+    """
+    import jax
+
+    start = time.perf_counter()
+    jax.block_until_ready(fn(x))
+    first = time.perf_counter() - start
+    runs: list[float] = []
+    while len(runs) < PROFILE_MIN_RUNS or (sum(runs) < PROFILE_SECONDS and len(runs) < PROFILE_MAX_RUNS):
+        start = time.perf_counter()
+        jax.block_until_ready(fn(x))
+        runs.append(time.perf_counter() - start)
+    return first, float(np.min(runs)), len(runs)
+
+
+def light_patterns(model: Any) -> tuple[tuple[tuple[int, ...], np.ndarray], ...]:
+    """The sample reduced to its first attribute: one cheap reduction of ``p``.
+
+    A variant without any microdata term would not time the joint at all: ``p`` would be
+    a deterministic site nothing depends on, and XLA drops its whole computation.
+    """
+    axes, counts = model.patterns[0]
+    return (((axes[0],), counts.sum(axis=tuple(range(1, counts.ndim)))),)
+
+
+def variants(model: Any) -> dict[str, Any]:
+    """The model and the cut-down copies whose timings split its cost."""
+    light = light_patterns(model)
+    return {
+        "full": model,
+        "one_sweep": dataclasses.replace(model, sweeps=1),
+        "light_microdata": dataclasses.replace(model, patterns=light),
+        "no_projection": dataclasses.replace(model, exact=()),
+        "eta_softmax": dataclasses.replace(model, exact=(), patterns=light),
+        "priors_only": dataclasses.replace(model, exact=(), patterns=()),
+    }
+
+
+def gradient_fn(model: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any], Any]:
+    """Jitted ``value_and_grad`` and value of the potential (negative log density), and a start."""
+    import jax
+    from jax.flatten_util import ravel_pytree
+    from numpyro.infer.util import initialize_model
+
+    info = initialize_model(jax.random.PRNGKey(SEED), model.model)
+    flat, unravel = ravel_pytree(info.param_info.z)
+
+    def potential(x):  # noqa: ANN001, ANN202 - jax arrays
+        return info.potential_fn(unravel(x))
+
+    return jax.jit(jax.value_and_grad(potential)), jax.jit(potential), flat
+
+
+def profile_child(request: dict[str, Any]) -> dict[str, Any]:
+    """Child process: build the model of one size and time its log density and variants."""
+    from populace.data.inputs import load_inputs
+    from populace.inference.backend import setup_jax
+    from populace.models.loglinear import build_loglinear
+
+    setup_jax(1)
+    spec, _ = build_task(request["cells"])
+    start = time.perf_counter()
+    model = build_loglinear(load_inputs(spec), seed=SEED)
+    out: dict[str, Any] = {
+        "build_seconds": time.perf_counter() - start,
+        "n_effects": model.n_effects,
+        "terms": len(model.terms),
+        "sweeps": model.sweeps,
+        "tables": len(model.exact),
+        "dense_design": model.design is not None,
+        "variants": {},
+    }
+    for name, variant in variants(model).items():
+        grad, value, x = gradient_fn(variant)
+        first, per_call, runs = time_calls(grad, x)
+        out["variants"][name] = {"first_call_seconds": first, "grad_ms": per_call * 1000, "runs": runs}
+        if name == "full":
+            _, forward, _ = time_calls(value, x)
+            out["variants"][name]["value_ms"] = forward * 1000
+            out["cost"] = _cost_analysis(grad, x)
+    out["split"] = split_costs(out["variants"], model.sweeps)
+    out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def _cost_analysis(fn: Any, x: Any) -> dict[str, float | None]:
+    """XLA's own estimate of floating-point operations and bytes moved per call."""
+    try:
+        cost = fn.lower(x).compile().cost_analysis()
+    except Exception:  # noqa: BLE001 - optional: not every backend reports it
+        return {"flops": None, "bytes": None}
+    cost = cost[0] if isinstance(cost, list) else cost
+    return {"flops": cost.get("flops"), "bytes": cost.get("bytes accessed")}
+
+
+def split_costs(timed: dict[str, dict[str, float]], sweeps: int) -> dict[str, float]:
+    """Milliseconds per gradient evaluation attributed to each part of the model.
+
+    ``priors`` is the priors-only variant (everything after them is dead code there);
+    ``eta_softmax`` is eta, softmax and one reduction (no projection, microdata cut to one
+    attribute) minus the priors; ``projection`` is full minus no-projection; ``microdata``
+    is full minus the one-attribute microdata; ``per_sweep`` is (full - one sweep) /
+    (sweeps - 1). Differences of timings, so they need not add up exactly.
+    """
+    ms = {k: v["grad_ms"] for k, v in timed.items()}
+    out = {
+        "total": ms["full"],
+        "priors": ms["priors_only"],
+        "eta_softmax": ms["eta_softmax"] - ms["priors_only"],
+        "projection": ms["full"] - ms["no_projection"],
+        "microdata": ms["full"] - ms["light_microdata"],
+    }
+    out["per_sweep"] = (ms["full"] - ms["one_sweep"]) / (sweeps - 1) if sweeps > 1 else float("nan")
+    return out
+
+
+# ----------------------------------------------------------------------------- parent: children
+
+
+def run_child(kind: str, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Run ``kind`` (``fit`` or ``profile``) in a child process under the memory cap.
+
+    Returns
+    -------
+    dict
+        The child's result plus ``process_seconds``; on failure ``failed`` holds why
+        (exit code or time limit) and the tail of its output.
+    """
+    with tempfile.TemporaryDirectory(prefix="populace-scaling-") as tmp:
+        result_path, log_path = pathlib.Path(tmp) / "result.json", pathlib.Path(tmp) / "log.txt"
+        command = [sys.executable, str(pathlib.Path(__file__).resolve()), f"--{kind}-child", json.dumps(request)]
+        command += ["--result", str(result_path)]
+        start = time.perf_counter()
+        with log_path.open("w") as log:
+            try:
+                code = subprocess.run(
+                    command, stdout=log, stderr=log, timeout=timeout, check=False, preexec_fn=_limit_memory
+                ).returncode
+            except subprocess.TimeoutExpired:
+                code = None
+        elapsed = time.perf_counter() - start
+        if code == 0 and result_path.is_file():
+            return json.loads(result_path.read_text()) | {"process_seconds": elapsed}
+        why = f"stopped at its {timeout / 60:.1f}-min time limit" if code is None else f"exit code {code}"
+        tail = " ".join(log_path.read_text(errors="replace").split()[-60:])
+        return {"failed": why, "log_tail": tail, "process_seconds": elapsed, "out_of_memory": _oom(tail)}
+
+
+def _limit_memory() -> None:
+    cap = int(MEMORY_CAP_GIB * 2**30)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+
+def _oom(text: str) -> bool:
+    return any(s in text for s in ("RESOURCE_EXHAUSTED", "Out of memory", "MemoryError", "std::bad_alloc"))
+
+
+# ----------------------------------------------------------------------------- parent: plan
+
+
+def predict_seconds(
+    method_rows: Sequence[dict[str, Any]], cells: int, profiles: dict[int, dict[str, Any]]
+) -> float | None:
+    """Predicted process seconds of the next fit of a method, from its last measured size.
+
+    The last fit's time is scaled by the ratio of the gradient cost at the two sizes (from
+    the profiles), or by the ratio of cells when a profile is missing.
+    """
+    done = [r for r in method_rows if "fit_seconds" in r]
+    if not done:
+        return None
+    last = done[-1]
+    now, before = _grad_ms(profiles, cells), _grad_ms(profiles, last["cells"])
+    ratio = now / before if now and before else cells / last["cells"]
+    return last["process_seconds"] * ratio
+
+
+def _grad_ms(profiles: dict[int, dict[str, Any]], cells: int) -> float | None:
+    return profiles.get(cells, {}).get("variants", {}).get("full", {}).get("grad_ms")
+
+
+def skip_reason(method_rows: Sequence[dict[str, Any]], predicted: float | None, left: float) -> str | None:
+    """Why the next fit of a method is not run, or ``None`` to run it.
+
+    A fit that would outrun the budget is still started when at least
+    :data:`MIN_FIT_S` are left: it runs until the budget ends, which measures a lower bound
+    instead of trusting the prediction (the ADVI guide, for one, changes with size).
+    """
+    guess = f"; the measured trend puts this one at ~{predicted / 60:.0f} min" if predicted else ""
+    if method_rows:
+        last = method_rows[-1]
+        if "failed" in last:
+            return f"not run: the {last['cells']:,}-cell fit failed ({_failure_text(last)}){guess}"
+        if "skipped" in last:
+            return f"not run: a smaller size was not run{guess}"
+        if last["process_seconds"] > STOP_AFTER_S:
+            return (
+                f"not run: would take > {STOP_AFTER_S / 60:.0f} min (measured trend): the {last['cells']:,}-cell fit "
+                f"took {last['process_seconds'] / 60:.1f} min{guess}"
+            )
+    if left < MIN_FIT_S:
+        return f"not run: the time budget is spent{guess}"
+    return None
+
+
+def fit_plan(
+    fits: Sequence[tuple[str, int, int]],
+    rows: dict[str, list[dict[str, Any]]],
+    cells: int,
+    profiles: dict[int, dict[str, Any]],
+) -> list[tuple[str, int, int, float | None]]:
+    """The fits of one size, quickest predicted first (the first size in the given order)."""
+    plan = [(method, draws, chains, predict_seconds(rows[method], cells, profiles)) for method, draws, chains in fits]
+    return sorted(plan, key=lambda item: item[3] or 0.0)
+
+
+def run_fit(method: str, draws: int, chains: int, cells: int, predicted: float | None, left: float) -> dict[str, Any]:
+    """Run one fit in a child with a time limit of what is left of the budget (at most FIT_TIMEOUT_S)."""
+    _say(f"fit: {method} at {cells:,} cells" + (f" (predicted ~{predicted:.0f} s)" if predicted else ""))
+    timeout = max(MIN_FIT_S, min(FIT_TIMEOUT_S, left))
+    return run_child("fit", {"cells": cells, "method": method, "draws": draws, "chains": chains}, timeout)
+
+
+def new_results(mode: Mode, command: str) -> dict[str, Any]:
+    """The results dict of a run, before anything is measured."""
+    return {
+        "mode": mode.name,
+        "command": command,
+        "json_path": os.path.relpath(mode.results, ROOT),
+        "started": f"{datetime.datetime.now():%Y-%m-%d %H:%M}",
+        "machine": report.machine_info(),
+        "load": {"start": os.getloadavg()[0]},
+        "config": {
+            "sizes": list(mode.sizes),
+            "fits": [list(f) for f in mode.fits],
+            "population": POPULATION,
+            "sample_fraction": SAMPLE_FRACTION,
+            "seed": SEED,
+            "budget_min": mode.budget_s / 60,
+            "stop_after_s": STOP_AFTER_S,
+            "memory_cap_gib": MEMORY_CAP_GIB,
+        },
+        "grids": {str(c): _grid_text(c) for c in mode.sizes},
+        "profiles": {},
+        "fits": [],
+    }
+
+
+def run_mode(mode: Mode, command: str) -> dict[str, Any]:
+    """Profile every size, then fit every method size by size (quickest first) within the budget."""
+    start = time.perf_counter()
+    deadline = start + mode.budget_s
+    results = new_results(mode, command)
+    profiles: dict[int, dict[str, Any]] = {}
+    for cells in mode.sizes:
+        _say(f"profile: {cells:,} cells")
+        profiles[cells] = run_child("profile", {"cells": cells}, PROFILE_TIMEOUT_S)
+        results["profiles"][str(cells)] = profiles[cells]
+        _say(f"  {_profile_brief(profiles[cells])}")
+        _save(results, mode, start)
+    rows: dict[str, list[dict[str, Any]]] = {method: [] for method, *_ in mode.fits}
+    for cells in mode.sizes:
+        for method, draws, chains, predicted in fit_plan(mode.fits, rows, cells, profiles):
+            left = deadline - time.perf_counter()
+            row = {"cells": cells, "method": method, "draws": draws, "chains": chains, "predicted_seconds": predicted}
+            reason = skip_reason(rows[method], predicted, left)
+            row |= {"skipped": reason} if reason else run_fit(method, draws, chains, cells, predicted, left)
+            _say(f"  {method} {cells:,}: {_fit_brief(row)}")
+            rows[method].append(row)
+            results["fits"].append(row)
+            _save(results, mode, start)
+    results["load"]["end"] = os.getloadavg()[0]
+    _save(results, mode, start)
+    return results
+
+
+def _grid_text(cells: int) -> str:
+    return " x ".join(f"{a.name} ({len(a.levels)})" for a in grid(cells))
+
+
+def _profile_brief(p: dict[str, Any]) -> str:
+    if "failed" in p:
+        return f"failed: {p['failed']}"
+    s = p["split"]
+    return (
+        f"{p['n_effects']:,} effects, {p['sweeps']} sweeps: {s['total']:.2f} ms per gradient "
+        f"(eta {s['eta_softmax']:.2f}, projection {s['projection']:.2f}, microdata {s['microdata']:.2f})"
+    )
+
+
+def _fit_brief(row: dict[str, Any]) -> str:
+    if "skipped" in row:
+        return row["skipped"]
+    if "failed" in row:
+        return f"failed ({row['failed']}) after {row['process_seconds']:.0f} s: {row['log_tail'][-300:]}"
+    return (
+        f"fit {row['fit_seconds']:.1f} s, process {row['process_seconds']:.1f} s, {row['peak_mib']:,.0f} MiB, "
+        f"TVD {row['tvd']:.3f}, cov90 {row['coverage_90']:.2f}"
+    )
+
+
+def _save(results: dict[str, Any], mode: Mode, start: float) -> None:
+    results["total_seconds"] = time.perf_counter() - start
+    results["finished"] = f"{datetime.datetime.now():%Y-%m-%d %H:%M}"
+    report.write_atomic(mode.results, json.dumps(results, indent=1, default=float) + "\n")
+
+
+def _say(text: str) -> None:
+    print(f"[{datetime.datetime.now():%H:%M:%S}] {text}", flush=True)
+
+
+# ----------------------------------------------------------------------------- figure
+
+
+METHOD_COLORS = {"nuts": "tab:blue", "advi": "tab:orange", "pathfinder": "tab:green"}
+
+
+def plot_scaling(results: dict[str, Any], path: pathlib.Path) -> None:
+    """Log-log plots of fit seconds, peak MiB and gradient cost against cells.
+
+    Parameters
+    ----------
+    results
+        A run's results.
+    path
+        PNG to write.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_time, ax_mem, ax_grad) = plt.subplots(1, 3, figsize=(16, 4.8))
+    for method, *_ in results["config"]["fits"]:
+        _plot_method(ax_time, ax_mem, [r for r in results["fits"] if r["method"] == method], method)
+    ax_time.axhline(FAST_TARGET_S, color="gray", ls=":", lw=1)
+    ax_time.text(
+        1.0,
+        FAST_TARGET_S,
+        " 10 min (fast-fit target)",
+        fontsize=7,
+        va="bottom",
+        transform=ax_time.get_yaxis_transform(),
+        ha="right",
+    )
+    _plot_profile(ax_grad, results["profiles"])
+    for ax, label in ((ax_time, "fit seconds (compile + fit)"), (ax_mem, "peak MiB (child process ru_maxrss)")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("cells")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    ax_mem.axhline(MEMORY_CAP_GIB * 1024, color="gray", ls=":", lw=1)
+    fig.suptitle(
+        f"populace scaling on synthetic grids (one-way exact tables, {SAMPLE_FRACTION:.0%} sample of "
+        f"{POPULATION:,}); hollow markers: predicted, not run"
+    )
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    os.chmod(path, report.FILE_MODE)
+    plt.close(fig)
+
+
+def _plot_method(ax_time: Any, ax_mem: Any, rows: Sequence[dict[str, Any]], method: str) -> None:
+    color = METHOD_COLORS.get(method, "black")
+    ran = [r for r in rows if "fit_seconds" in r]
+    label = f"{method} ({_draws_label(rows[0])})" if rows else method
+    if ran:
+        cells = [r["cells"] for r in ran]
+        ax_time.plot(cells, [r["fit_seconds"] for r in ran], "o-", color=color, label=label)
+        ax_mem.plot(cells, [r["peak_mib"] for r in ran], "o-", color=color, label=label)
+    guessed = [r for r in rows if "fit_seconds" not in r and r.get("predicted_seconds")]
+    if guessed:
+        ax_time.plot(
+            [r["cells"] for r in guessed],
+            [r["predicted_seconds"] for r in guessed],
+            "o",
+            mfc="none",
+            color=color,
+            label=f"{method}: predicted (not run / failed)",
+        )
+
+
+def _draws_label(row: dict[str, Any]) -> str:
+    return f"{row['chains']}x{row['draws']}" if row["method"] == "nuts" else f"{row['draws'] * row['chains']} draws"
+
+
+def _plot_profile(ax: Any, profiles: dict[str, dict[str, Any]]) -> None:
+    good = {int(c): p for c, p in profiles.items() if "split" in p}
+    cells = sorted(good)
+    for key, label, style in (
+        ("total", "whole log density + gradient", "o-"),
+        ("eta_softmax", "linear predictor eta + softmax", "s--"),
+        ("projection", "IPF projection (all sweeps)", "^--"),
+        ("microdata", "microdata likelihood", "v--"),
+    ):
+        values = [max(good[c]["split"][key], 1e-3) for c in cells]
+        ax.plot(cells, values, style, label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("cells")
+    ax.set_ylabel("ms per value_and_grad evaluation")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title("log density profile (jit, 1 device)", fontsize=10)
+
+
+# ----------------------------------------------------------------------------- markdown
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def fits_table(results: dict[str, Any]) -> str:
+    """One row per (size, method): times, memory, accuracy, or why it was not run."""
+    header = (
+        "| cells | method | fit s | process s | peak MiB | TVD | cov 90 | notes |\n|---|---|---|---|---|---|---|---|"
+    )
+    lines = [header]
+    for cells in results["config"]["sizes"]:
+        for r in (r for r in results["fits"] if r["cells"] == cells):
+            label = f"{r['method']} {_draws_label(r)}"
+            if "fit_seconds" in r:
+                note = ""
+                if r["method"] == "nuts":
+                    note = f"{r['steps_per_draw']:.0f} steps/draw, {r['divergences']} div."
+                lines.append(
+                    f"| {cells:,} | {label} | {_fmt(r['fit_seconds'])} | {_fmt(r['process_seconds'])} | "
+                    f"{_fmt(r['peak_mib'], 0)} | {r['tvd']:.3f} | {r['coverage_90']:.0%} | {note} |"
+                )
+            else:
+                why = r.get("skipped") or _failure_text(r)
+                lines.append(f"| {cells:,} | {label} | – | {_fmt(r.get('process_seconds'))} | – | – | – | {why} |")
+    return "\n".join(lines)
+
+
+def _failure_text(row: dict[str, Any]) -> str:
+    what = "out of memory under the cap" if row.get("out_of_memory") else row["failed"]
+    return f"failed after {row['process_seconds'] / 60:.1f} min: {what}"
+
+
+def profile_table(results: dict[str, Any]) -> str:
+    """Per size: model size and the milliseconds of each part of one gradient evaluation."""
+    header = (
+        "| cells | effects | sweeps | eta path | value+grad ms | value ms | eta + softmax ms | projection ms | "
+        "per sweep ms | microdata ms | compile s | GFLOP / GB per grad |\n|" + "---|" * 12
+    )
+    lines = [header]
+    for cells in results["config"]["sizes"]:
+        p = results["profiles"].get(str(cells), {})
+        if "split" not in p:
+            lines.append(f"| {cells:,} | profile failed: {p.get('failed', 'not run')} |" + " |" * 10)
+            continue
+        s, full = p["split"], p["variants"]["full"]
+        cost = p.get("cost", {})
+        path = "dense matmul" if p["dense_design"] else "term by term"
+        flops = "–" if cost.get("flops") is None else f"{cost['flops'] / 1e9:.2f} / {cost['bytes'] / 1e9:.2f}"
+        lines.append(
+            f"| {cells:,} | {p['n_effects']:,} | {p['sweeps']} | {path} | {s['total']:.2f} | {full['value_ms']:.2f} | "
+            f"{s['eta_softmax']:.2f} | {s['projection']:.2f} | "
+            f"{_fmt(s['per_sweep'], 2)} | {s['microdata']:.2f} | {full['first_call_seconds']:.1f} | {flops} |"
+        )
+    return "\n".join(lines)
+
+
+def targets_text(results: dict[str, Any]) -> str:
+    """The two speed targets, with the numbers that meet or miss them."""
+    lines = []
+    speed = _run_py_speed()
+    if speed:
+        verdict = "met" if speed["fit_seconds"] < NUTS_TARGET_S else "**missed**"
+        lines.append(
+            f"- 1,000-cell NUTS 4x1,000 fit under {NUTS_TARGET_S:.0f} s: {verdict}: {speed['fit_seconds']:.1f} s "
+            f"(`benchmarks/run.py --full`, real CPS1988 grid, Speed table above; {speed['when']})."
+        )
+    else:
+        lines.append(
+            f"- 1,000-cell NUTS 4x1,000 fit under {NUTS_TARGET_S:.0f} s: measured by `run.py --full` (not found)."
+        )
+    nuts_1k = next((r for r in results["fits"] if r["method"] == "nuts" and r["cells"] == 1_000), None)
+    if nuts_1k and "fit_seconds" in nuts_1k:
+        lines.append(
+            f"  Here, on the synthetic 1,000-cell grid, NUTS {_draws_label(nuts_1k)} took "
+            f"{nuts_1k['fit_seconds']:.0f} s."
+        )
+    fast = [r for r in results["fits"] if r["cells"] == FAST_TARGET_CELLS and r["method"] in ("advi", "pathfinder")]
+    if not fast:
+        lines.append(f"- {FAST_TARGET_CELLS:,}-cell fast fit under {FAST_TARGET_S / 60:.0f} min: size not in this run.")
+    for r in fast:
+        if "fit_seconds" in r:
+            verdict = "met" if r["fit_seconds"] < FAST_TARGET_S else "**missed**"
+            text = f"{verdict}: {r['fit_seconds'] / 60:.1f} min fit ({r['process_seconds'] / 60:.1f} min process)"
+        else:
+            text = "**not met**: " + (r.get("skipped") or _failure_text(r))
+        lines.append(
+            f"- {FAST_TARGET_CELLS:,}-cell fast fit under {FAST_TARGET_S / 60:.0f} min, {r['method']}: {text}."
+        )
+    return "\n".join(lines)
+
+
+def _run_py_speed() -> dict[str, Any] | None:
+    path = HERE / "results-full.json"
+    try:
+        saved = json.loads(path.read_text())
+        fit_row = saved["speed"]["fit"]
+        return {"fit_seconds": float(fit_row["fit_seconds"]), "when": saved.get("finished", "")}
+    except (OSError, KeyError, TypeError, ValueError, json.JSONDecodeError):
+        return None
+
+
+def where_time_goes(results: dict[str, Any]) -> str:
+    """Plain words on the profile at the largest size profiled, against the smallest."""
+    good = {int(c): p for c, p in results["profiles"].items() if "split" in p}
+    if not good:
+        return "No profile succeeded."
+    cells, small = max(good), min(good)
+    p = good[cells]
+    s, full = p["split"], p["variants"]["full"]
+    share = {k: s[k] / s["total"] for k in ("eta_softmax", "projection", "microdata", "priors")}
+    per_cell = {c: good[c]["split"]["total"] * 1e6 / c for c in (small, cells)}
+    moved = p.get("cost", {}).get("bytes")
+    bandwidth = (
+        f"; XLA counts {moved / 1e9:.2f} GB moved per gradient, {moved / (s['total'] / 1000) / 1e9:.1f} GB/s"
+        if moved
+        else ""
+    )
+    text = (
+        f"At {cells:,} cells ({p['n_effects']:,} effects, {p['tables']} exact tables, {p['sweeps']} sweeps) one "
+        f"evaluation of the log density and its gradient takes {s['total']:.1f} ms ({per_cell[cells]:.0f} ns per "
+        f"cell; the value alone {full['value_ms']:.1f} ms{bandwidth}). By difference of variants: IPF projection "
+        f"{share['projection']:.0%} ({s['per_sweep']:.2f} ms per sweep), eta construction and softmax "
+        f"{share['eta_softmax']:.0%}, microdata likelihood {share['microdata']:.0%}, priors {share['priors']:.0%}."
+    )
+    if small != cells:
+        text += (
+            f" At {small:,} cells the same evaluation takes {good[small]['split']['total']:.2f} ms "
+            f"({per_cell[small]:.0f} ns per cell)."
+        )
+    return text
+
+
+def remedies(results: dict[str, Any]) -> str:
+    """What would make the large fits faster, from the measurements (populace is not changed here)."""
+    return "(to be written)"
+
+
+def _intro(results: dict[str, Any]) -> str:
+    cfg, load = results["config"], results["load"]
+    fits = ", ".join(f"{m} {c}x{d}" if m == "nuts" else f"{m} {c * d} draws" for m, d, c in cfg["fits"])
+    grids = "; ".join(f"{int(c):,}: {g}" for c, g in results["grids"].items())
+    return (
+        f"Written by `{results['command']}` on {results['finished']} ({results['total_seconds'] / 60:.1f} min; "
+        f"load average {load['start']:.1f} at the start, {load.get('end', float('nan')):.1f} at the end, on a "
+        f"shared {results['machine']['nproc']}-core machine); raw results in `{results['json_path']}`. "
+        "**Attributes and population are synthetic**: a random log-linear joint (main effects, random walks "
+        f"on ordered attributes, pairwise interactions with SD {PAIR_SD}), a population of {cfg['population']:,} "
+        f"drawn from it, its exact one-way tables and a {cfg['sample_fraction']:.0%} sample without replacement. "
+        f"Grids: {grids}. Fits: {fits}, seed {cfg['seed']}, each in its own child process (address space capped "
+        f"at {cfg['memory_cap_gib']:.0f} GiB), one at a time, sizes in increasing order; a method stops once a "
+        f"fit took more than {cfg['stop_after_s'] / 60:.0f} min, and a fit is skipped when the measured trend "
+        "(previous fit time x ratio of gradient costs) exceeds what is left of the "
+        f"{cfg['budget_min']:.0f}-min budget. TVD and 90% coverage (cells with >= 10 persons) against the "
+        "synthetic population are a sanity check only. fit s is populace's `fit_seconds` (compile included); "
+        "process s the whole child; peak MiB its `ru_maxrss`."
+    )
+
+
+def _profile_intro() -> str:
+    return (
+        "`jax.jit(jax.value_and_grad(potential_fn))` from `numpyro.infer.util.initialize_model`, timed per "
+        "evaluation (median, one device) for the model and for copies made with `dataclasses.replace`: "
+        "the sample cut to its first attribute (a variant with no microdata term would not time the joint at "
+        "all: nothing would depend on `p` and XLA drops it), `exact=()` (no projection), `sweeps=1`, both cuts "
+        "together (eta + softmax), and `exact=(), patterns=()` (priors only). Timings are the fastest of up to "
+        f"{PROFILE_MAX_RUNS} calls (other work on the machine only adds time). "
+        "Compile s is the first call of the full gradient; GFLOP / GB are XLA's cost analysis of it."
+    )
+
+
+def render(results: dict[str, Any], figure: str) -> str:
+    """The scaling section of BENCHMARKS.md (without markers)."""
+    return "\n\n".join(
+        [
+            "## Scaling: fit time and memory against cells (synthetic grids)",
+            _intro(results),
+            "### Targets\n\n" + targets_text(results),
+            "### Fits\n\n" + fits_table(results),
+            f"![scaling]({figure})",
+            "### Where the time goes\n\n" + _profile_intro(),
+            profile_table(results),
+            where_time_goes(results),
+            "### What would fix it\n\n" + remedies(results),
+        ]
+    )
+
+
+# ----------------------------------------------------------------------------- entry
+
+
+def write_outputs(results: dict[str, Any], mode: Mode) -> None:
+    """Draw the figure and write the page's scaling section."""
+    figure = mode.figures / "scaling.png"
+    plot_scaling(results, figure)
+    report.write_section(mode.page, SECTION, render(results, os.path.relpath(figure, mode.page.parent)))
+
+
+def make_mode(quick: bool, budget_min: float | None) -> Mode:
+    """The full or quick mode, with an optional budget in minutes."""
+    if quick:
+        return Mode(
+            name="quick",
+            sizes=QUICK_SIZES,
+            fits=QUICK_FITS,
+            budget_s=(budget_min or QUICK_BUDGET_MIN) * 60,
+            results=QUICK_DIR / "scaling.json",
+            figures=QUICK_DIR / "figures",
+            page=QUICK_DIR / "BENCHMARKS.md",
+        )
+    return Mode(
+        name="full",
+        sizes=tuple(SIZES),
+        fits=FITS,
+        budget_s=(budget_min or BUDGET_MIN) * 60,
+        results=HERE / "results" / "scaling.json",
+        figures=HERE / "figures",
+        page=ROOT / "BENCHMARKS.md",
+    )
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES}, fewer draws, under {QUICK_DIR}")
+    parser.add_argument("--budget-min", type=float, help=f"time budget in minutes (default {BUDGET_MIN:g})")
+    parser.add_argument("--report", action="store_true", help="rewrite the figure and section from saved results")
+    parser.add_argument("--fit-child", help=argparse.SUPPRESS)
+    parser.add_argument("--profile-child", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the scaling study (or one child); return an exit code."""
+    args = parse(argv)
+    if args.fit_child or args.profile_child:
+        child = fit_child if args.fit_child else profile_child
+        row = child(json.loads(args.fit_child or args.profile_child))
+        report.write_atomic(pathlib.Path(args.result), json.dumps(row, default=float))
+        return 0
+    mode = make_mode(args.quick, args.budget_min)
+    if args.report:
+        write_outputs(json.loads(mode.results.read_text()), mode)
+        return 0
+    command = "python benchmarks/scaling.py" + (" --quick" if args.quick else "")
+    command += f" --budget-min {args.budget_min:g}" if args.budget_min else ""
+    _say(f"scaling ({mode.name}): sizes {', '.join(f'{c:,}' for c in mode.sizes)}; budget {mode.budget_s / 60:.0f} min")
+    results = run_mode(mode, command)
+    write_outputs(results, mode)
+    _say(
+        f"done in {results['total_seconds'] / 60:.1f} min; wrote {mode.results}, {mode.figures}/scaling.png, "
+        f"{mode.page}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
