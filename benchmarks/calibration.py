@@ -578,16 +578,19 @@ def plot_ranks(result: dict[str, Any], path: pathlib.Path) -> None:
 def _rank_panel(ax: Any, hist: dict[str, Any], title: str, clustered: bool) -> None:
     bins = hist["bins"]
     edges = np.arange(bins + 1) * (RANK_DRAWS + 1) / bins
-    ax.bar(edges[:-1], hist["counts"], width=np.diff(edges), align="edge", color="tab:blue", alpha=0.75, zorder=1)
+    ax.bar(
+        edges[:-1], hist["counts"], width=np.diff(edges), align="edge", color="tab:blue", edgecolor="white", zorder=1
+    )
     bands = [(hist["band"], "tab:green", "99% band if ranks were independent")]
     if clustered:
         bands.append(
             (hist["band_clustered"], "tab:red", f"99% band, data sets as clusters (x{hist['design_effect']:.1f} var.)")
         )
-    for (low, high), color, label in bands:
-        ax.axhspan(low, high, color=color, alpha=0.12, zorder=2)
-        ax.axhline(low, color=color, lw=1, ls=":", zorder=3, label=label)
-        ax.axhline(high, color=color, lw=1, ls=":", zorder=3)
+    for i, ((low, high), color, label) in enumerate(bands):
+        if i == 0:
+            ax.axhspan(low, high, color=color, alpha=0.18, zorder=2)
+        ax.axhline(low, color=color, lw=1.2, ls="-" if i == 0 else ":", zorder=3, label=label)
+        ax.axhline(high, color=color, lw=1.2, ls="-" if i == 0 else ":", zorder=3)
     ax.axhline(hist["expected"], color="black", lw=1.2, ls="--", zorder=3, label="uniform expectation")
     top = max(max(hist["counts"]), max(b[0][1] for b in bands))
     ax.set_ylim(0, top * 1.08)

@@ -88,6 +88,9 @@ BUDGET_MIN, QUICK_BUDGET_MIN = 20.0, 6.0
 FIT_TIMEOUT_S = 720
 # A fit is started only with at least this much of the budget left (and gets at least this).
 MIN_FIT_S = 60.0
+# Draws per path point with which BlackJAX's Pathfinder estimates the ELBO (its default,
+# which populace does not change).
+PATHFINDER_ELBO_SAMPLES = 200
 PROFILE_TIMEOUT_S = 300
 # Address-space cap of every child (virtual memory; JAX alone maps ~3.5 GiB).
 MEMORY_CAP_GIB = 12.0
@@ -231,27 +234,76 @@ def time_calls(fn: Callable[[Any], Any], x: Any) -> tuple[float, float, int]:
     return first, float(np.min(runs)), len(runs)
 
 
-def light_patterns(model: Any) -> tuple[tuple[tuple[int, ...], np.ndarray], ...]:
-    """The sample reduced to its first attribute: one cheap reduction of ``p``.
-
-    A variant without any microdata term would not time the joint at all: ``p`` would be
-    a deterministic site nothing depends on, and XLA drops its whole computation.
-    """
-    axes, counts = model.patterns[0]
-    return (((axes[0],), counts.sum(axis=tuple(range(1, counts.ndim)))),)
-
-
 def variants(model: Any) -> dict[str, Any]:
-    """The model and the cut-down copies whose timings split its cost."""
-    light = light_patterns(model)
+    """The model and the cut-down copies whose timings split its cost.
+
+    There is no "no microdata" variant: without a term that uses ``p``, ``p`` is a
+    deterministic site nothing depends on and XLA drops the whole joint; the microdata
+    term is timed on its own instead (:func:`microdata_fn`).
+    """
     return {
         "full": model,
         "one_sweep": dataclasses.replace(model, sweeps=1),
-        "light_microdata": dataclasses.replace(model, patterns=light),
         "no_projection": dataclasses.replace(model, exact=()),
-        "eta_softmax": dataclasses.replace(model, exact=(), patterns=light),
         "priors_only": dataclasses.replace(model, exact=(), patterns=()),
     }
+
+
+def microdata_fn(model: Any) -> tuple[Callable[[Any], Any], Any]:
+    """Jitted ``value_and_grad`` of the microdata term alone, as a function of ``p``, and a ``p``.
+
+    The same expression as :meth:`populace.models.loglinear.LoglinearModel.model`.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from populace.models.loglinear import _margin
+
+    def loglik(p):  # noqa: ANN001, ANN202 - jax arrays
+        total = 0.0
+        for axes, counts in model.patterns:
+            m = _margin(p, axes)
+            positive = counts > 0
+            total = total + jnp.sum(jnp.where(positive, counts * jnp.log(jnp.where(positive, m, 1.0)), 0.0))
+        return total
+
+    p = jnp.full(model.shape, 1.0 / np.prod(model.shape))
+    return jax.jit(jax.value_and_grad(loglik)), p
+
+
+def projection_fns(model: Any, checkpointed: bool) -> tuple[Callable[[Any], Any], Callable[[Any], Any], Any]:
+    """The projection alone: jitted ``value_and_grad`` and value of ``sum(log(project(p)))``, and a ``p``.
+
+    ``checkpointed=False`` uses populace's own :func:`populace.models.projection.ipf_jax`;
+    ``True`` is a what-if written here: the same sweeps, each under ``jax.checkpoint``, so
+    the reverse pass keeps one array per sweep instead of every intermediate.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from populace.models.projection import ipf_jax
+
+    targets = [(axes, jnp.asarray(t)) for axes, t in model.exact]
+
+    def sweep(q):  # noqa: ANN001, ANN202 - jax arrays
+        for axes, target in targets:
+            drop = tuple(a for a in range(q.ndim) if a not in axes)
+            m = q.sum(axis=drop, keepdims=True)
+            positive = m > 0
+            q = q * jnp.where(positive, jnp.expand_dims(target, drop) / jnp.where(positive, m, 1.0), 0.0)
+        return q
+
+    def project(p):  # noqa: ANN001, ANN202 - jax arrays
+        if checkpointed:
+            return jax.lax.fori_loop(0, model.sweeps, lambda _, q: jax.checkpoint(sweep)(q), p)
+        return ipf_jax(p, targets, model.sweeps)
+
+    def objective(p):  # noqa: ANN001, ANN202 - jax arrays
+        return jnp.sum(jnp.log(project(p)))
+
+    rng = np.random.default_rng(SEED)
+    p = jnp.asarray(np.exp(rng.normal(size=model.shape)))
+    return jax.jit(jax.value_and_grad(objective)), jax.jit(objective), p / p.sum()
 
 
 def gradient_fn(model: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any], Any]:
@@ -288,6 +340,7 @@ def profile_child(request: dict[str, Any]) -> dict[str, Any]:
         "dense_design": model.design is not None,
         "variants": {},
     }
+    out["load"] = os.getloadavg()[0]
     for name, variant in variants(model).items():
         grad, value, x = gradient_fn(variant)
         first, per_call, runs = time_calls(grad, x)
@@ -296,6 +349,15 @@ def profile_child(request: dict[str, Any]) -> dict[str, Any]:
             _, forward, _ = time_calls(value, x)
             out["variants"][name]["value_ms"] = forward * 1000
             out["cost"] = _cost_analysis(grad, x)
+    grad, p = microdata_fn(model)
+    out["variants"]["microdata_alone"] = {"grad_ms": time_calls(grad, p)[1] * 1000}
+    out["projection_alone"] = {}
+    for name, checkpointed in (("populace", False), ("checkpointed", True)):
+        grad, value, p = projection_fns(model, checkpointed)
+        out["projection_alone"][name] = {
+            "grad_ms": time_calls(grad, p)[1] * 1000,
+            "value_ms": time_calls(value, p)[1] * 1000,
+        }
     out["split"] = split_costs(out["variants"], model.sweeps)
     out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
@@ -315,18 +377,18 @@ def split_costs(timed: dict[str, dict[str, float]], sweeps: int) -> dict[str, fl
     """Milliseconds per gradient evaluation attributed to each part of the model.
 
     ``priors`` is the priors-only variant (everything after them is dead code there);
-    ``eta_softmax`` is eta, softmax and one reduction (no projection, microdata cut to one
-    attribute) minus the priors; ``projection`` is full minus no-projection; ``microdata``
-    is full minus the one-attribute microdata; ``per_sweep`` is (full - one sweep) /
-    (sweeps - 1). Differences of timings, so they need not add up exactly.
+    ``microdata`` is the microdata term timed alone; ``eta_softmax`` is the no-projection
+    variant minus those two; ``projection`` is full minus no-projection; ``per_sweep`` is
+    (full - one sweep) / (sweeps - 1). Differences of timings, so they need not add up
+    exactly.
     """
     ms = {k: v["grad_ms"] for k, v in timed.items()}
     out = {
         "total": ms["full"],
         "priors": ms["priors_only"],
-        "eta_softmax": ms["eta_softmax"] - ms["priors_only"],
+        "eta_softmax": ms["no_projection"] - ms["priors_only"] - ms["microdata_alone"],
         "projection": ms["full"] - ms["no_projection"],
-        "microdata": ms["full"] - ms["light_microdata"],
+        "microdata": ms["microdata_alone"],
     }
     out["per_sweep"] = (ms["full"] - ms["one_sweep"]) / (sweeps - 1) if sweeps > 1 else float("nan")
     return out
@@ -492,6 +554,48 @@ def run_mode(mode: Mode, command: str) -> dict[str, Any]:
     return results
 
 
+def parse_extra(text: str) -> list[tuple[str, int]]:
+    """``"advi:100000,nuts:10000"`` -> ``[("advi", 100000), ("nuts", 10000)]``."""
+    out = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        method, _, cells = item.partition(":")
+        out.append((method, int(cells.replace("_", ""))))
+    return out
+
+
+def update_results(mode: Mode, command: str, profiles: bool, extra: Sequence[tuple[str, int]]) -> dict[str, Any]:
+    """Rerun the profiles and/or single fits of a saved run and merge them in.
+
+    A fit run this way has no budget (only :data:`FIT_TIMEOUT_S`): it completes a
+    combination the budgeted run skipped. Its row says so.
+    """
+    start = time.perf_counter()
+    results = json.loads(mode.results.read_text())
+    if profiles:
+        for cells in results["config"]["sizes"]:
+            _say(f"profile: {cells:,} cells")
+            results["profiles"][str(cells)] = run_child("profile", {"cells": cells}, PROFILE_TIMEOUT_S)
+            _say(f"  {_profile_brief(results['profiles'][str(cells)])}")
+    settings = {method: (draws, chains) for method, draws, chains in results["config"]["fits"]}
+    for method, cells in extra:
+        draws, chains = settings[method]
+        row = {"cells": cells, "method": method, "draws": draws, "chains": chains, "predicted_seconds": None}
+        row |= run_fit(method, draws, chains, cells, None, FIT_TIMEOUT_S) | {"run_separately": command}
+        _say(f"  {method} {cells:,}: {_fit_brief(row)}")
+        old = [r for r in results["fits"] if (r["method"], r["cells"]) == (method, cells)]
+        row["predicted_seconds"] = old[0].get("predicted_seconds") if old else None
+        results["fits"] = [r for r in results["fits"] if (r["method"], r["cells"]) != (method, cells)] + [row]
+    results.setdefault("updates", []).append(
+        {
+            "command": command,
+            "when": f"{datetime.datetime.now():%Y-%m-%d %H:%M}",
+            "seconds": time.perf_counter() - start,
+        }
+    )
+    report.write_atomic(mode.results, json.dumps(results, indent=1, default=float) + "\n")
+    return results
+
+
 def _grid_text(cells: int) -> str:
     return " x ".join(f"{a.name} ({len(a.levels)})" for a in grid(cells))
 
@@ -562,7 +666,10 @@ def plot_scaling(results: dict[str, Any], path: pathlib.Path) -> None:
         ha="right",
     )
     _plot_profile(ax_grad, results["profiles"])
-    for ax, label in ((ax_time, "fit seconds (compile + fit)"), (ax_mem, "peak MiB (child process ru_maxrss)")):
+    for ax, label in (
+        (ax_time, "fit seconds (compile + fit; x and ^: whole process)"),
+        (ax_mem, "peak MiB (child process ru_maxrss)"),
+    ):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("cells")
@@ -570,9 +677,18 @@ def plot_scaling(results: dict[str, Any], path: pathlib.Path) -> None:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     ax_mem.axhline(MEMORY_CAP_GIB * 1024, color="gray", ls=":", lw=1)
+    ax_mem.text(
+        1.0,
+        MEMORY_CAP_GIB * 1024,
+        "address-space cap ",
+        fontsize=7,
+        va="bottom",
+        ha="right",
+        transform=ax_mem.get_yaxis_transform(),
+    )
     fig.suptitle(
         f"populace scaling on synthetic grids (one-way exact tables, {SAMPLE_FRACTION:.0%} sample of "
-        f"{POPULATION:,}); hollow markers: predicted, not run"
+        f"{POPULATION:,}); x: out of memory, ^: stopped at the time limit, hollow: predicted, not run"
     )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -582,14 +698,21 @@ def plot_scaling(results: dict[str, Any], path: pathlib.Path) -> None:
 
 
 def _plot_method(ax_time: Any, ax_mem: Any, rows: Sequence[dict[str, Any]], method: str) -> None:
+    """Measured fits (line), failures (x: out of memory; ^: time limit, a lower bound), predictions (hollow)."""
     color = METHOD_COLORS.get(method, "black")
-    ran = [r for r in rows if "fit_seconds" in r]
+    ran = sorted((r for r in rows if "fit_seconds" in r), key=lambda r: r["cells"])
     label = f"{method} ({_draws_label(rows[0])})" if rows else method
     if ran:
         cells = [r["cells"] for r in ran]
         ax_time.plot(cells, [r["fit_seconds"] for r in ran], "o-", color=color, label=label)
         ax_mem.plot(cells, [r["peak_mib"] for r in ran], "o-", color=color, label=label)
-    guessed = [r for r in rows if "fit_seconds" not in r and r.get("predicted_seconds")]
+    for r in (r for r in rows if "failed" in r):
+        oom = r.get("out_of_memory")
+        marker, what = ("x", "out of memory") if oom else ("^", "stopped at its time limit")
+        ax_time.plot(r["cells"], r["process_seconds"], marker, ms=9, mew=2, color=color, label=f"{method}: {what}")
+        if oom:
+            ax_mem.plot(r["cells"], MEMORY_CAP_GIB * 1024, "x", ms=9, mew=2, color=color, label=f"{method}: {what}")
+    guessed = [r for r in rows if "skipped" in r and r.get("predicted_seconds")]
     if guessed:
         ax_time.plot(
             [r["cells"] for r in guessed],
@@ -597,7 +720,7 @@ def _plot_method(ax_time: Any, ax_mem: Any, rows: Sequence[dict[str, Any]], meth
             "o",
             mfc="none",
             color=color,
-            label=f"{method}: predicted (not run / failed)",
+            label=f"{method}: predicted, not run",
         )
 
 
@@ -644,9 +767,12 @@ def fits_table(results: dict[str, Any]) -> str:
         for r in (r for r in results["fits"] if r["cells"] == cells):
             label = f"{r['method']} {_draws_label(r)}"
             if "fit_seconds" in r:
-                note = ""
+                notes = []
                 if r["method"] == "nuts":
-                    note = f"{r['steps_per_draw']:.0f} steps/draw, {r['divergences']} div."
+                    notes.append(f"{r['steps_per_draw']:.0f} steps/draw, {r['divergences']} div.")
+                if r.get("run_separately"):
+                    notes.append(f"run separately, without the budget: `{r['run_separately']}`")
+                note = "; ".join(notes)
                 lines.append(
                     f"| {cells:,} | {label} | {_fmt(r['fit_seconds'])} | {_fmt(r['process_seconds'])} | "
                     f"{_fmt(r['peak_mib'], 0)} | {r['tvd']:.3f} | {r['coverage_90']:.0%} | {note} |"
@@ -684,6 +810,26 @@ def profile_table(results: dict[str, Any]) -> str:
             f"{_fmt(s['per_sweep'], 2)} | {s['microdata']:.2f} | {full['first_call_seconds']:.1f} | {flops} |"
         )
     return "\n".join(lines)
+
+
+def projection_table(results: dict[str, Any]) -> str:
+    """Per size: the projection alone, forward and with its gradient, and the checkpointed what-if."""
+    lines = [
+        "| cells | sweeps x tables | forward ms | value+grad ms (populace `ipf_jax`) | value+grad ms, each sweep "
+        "checkpointed (what-if) |",
+        "|---|---|---|---|---|",
+    ]
+    for cells in results["config"]["sizes"]:
+        p = results["profiles"].get(str(cells), {})
+        alone = p.get("projection_alone")
+        if not alone:
+            continue
+        ours, ck = alone["populace"], alone["checkpointed"]
+        lines.append(
+            f"| {cells:,} | {p['sweeps']} x {p['tables']} | {ours['value_ms']:.2f} | {ours['grad_ms']:.2f} | "
+            f"{ck['grad_ms']:.2f} |"
+        )
+    return "\n".join(lines) if len(lines) > 2 else ""
 
 
 def targets_text(results: dict[str, Any]) -> str:
@@ -762,9 +908,97 @@ def where_time_goes(results: dict[str, Any]) -> str:
     return text
 
 
+def _largest_profile(results: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+    good = {int(c): p for c, p in results["profiles"].items() if "split" in p}
+    return (max(good), good[max(good)]) if good else None
+
+
+def _fit_row(results: dict[str, Any], method: str, cells: int) -> dict[str, Any] | None:
+    return next((r for r in results["fits"] if r["method"] == method and r["cells"] == cells), None)
+
+
+def pathfinder_batch_gib(cells: int) -> float:
+    """GiB of one array of the batch in which Pathfinder scores its whole path.
+
+    ``blackjax.vi.pathfinder.approximate`` estimates the ELBO at each of the
+    ``maxiter + 1`` path points with ``num_samples`` draws in one vmapped call, so every
+    intermediate of the log density exists ``(maxiter + 1) * num_samples`` times.
+    """
+    from populace.inference.fit import PATHFINDER_MAXITER
+
+    return (PATHFINDER_MAXITER + 1) * PATHFINDER_ELBO_SAMPLES * cells * 8 / 2**30
+
+
+def _projection_remedy(cells: int, p: dict[str, Any]) -> str:
+    ours, ck = p["projection_alone"]["populace"], p["projection_alone"]["checkpointed"]
+    text = (
+        f"- **The projection's reverse pass.** At {cells:,} cells the projection alone (`ipf_jax`, {p['sweeps']} "
+        f"sweeps over {p['tables']} tables) takes {ours['value_ms']:.1f} ms forward and {ours['grad_ms']:.1f} ms "
+        f"for value and gradient ({ours['grad_ms'] / ours['value_ms']:.0f}x): reverse mode through the "
+        "`lax.fori_loop` keeps every intermediate of every sweep for the backward pass. "
+    )
+    if ck["grad_ms"] < 0.8 * ours["grad_ms"]:
+        text += (
+            f"With each sweep under `jax.checkpoint` (a what-if measured here, not in populace) it takes "
+            f"{ck['grad_ms']:.1f} ms: the saved intermediates no longer fit in cache, and recomputing them is "
+            "cheaper than fetching them. That is a one-line change in `ipf_jax`; "
+        )
+    else:
+        text += (
+            f"Checkpointing each sweep (a what-if measured here) does not help at this size ({ck['grad_ms']:.1f} ms); "
+        )
+    return text + (
+        "the thorough fix is to differentiate the projection implicitly (a `custom_vjp` that solves the small "
+        "linear system on the table cells at the fixed point), so that the gradient costs about one sweep "
+        "whatever the number of sweeps, and nothing is stored."
+    )
+
+
 def remedies(results: dict[str, Any]) -> str:
-    """What would make the large fits faster, from the measurements (populace is not changed here)."""
-    return "(to be written)"
+    """What would make the large fits faster or possible, from the measurements (populace unchanged)."""
+    from populace.inference.fit import ADVI_STEPS, FULL_RANK_LIMIT, PATHFINDER_MAXITER
+
+    items = []
+    largest = _largest_profile(results)
+    if largest:
+        cells, p = largest
+        alone = p.get("projection_alone", {})
+        if alone:
+            items.append(_projection_remedy(cells, p))
+        if not p["dense_design"]:
+            s = p["split"]
+            items.append(
+                f"- **The linear predictor.** Above `DESIGN_LIMIT` eta is built term by term, each term a dense "
+                f"(effects x cells-of-the-term) basis: {s['eta_softmax']:.1f} ms of {s['total']:.1f} ms at "
+                f"{cells:,} cells. Applying the centring and the cumulation axis by axis (the basis is a Kronecker "
+                "product of per-axis maps) would cost O(cells x levels) instead of O(cells^2) per term."
+            )
+    failed = [r for r in results["fits"] if r["method"] == "pathfinder" and r.get("out_of_memory")]
+    first = min((r["cells"] for r in failed), default=None)
+    items.append(
+        f"- **Pathfinder's memory.** BlackJAX scores all {PATHFINDER_MAXITER + 1} path points "
+        f"(`PATHFINDER_MAXITER` = {PATHFINDER_MAXITER}) with {PATHFINDER_ELBO_SAMPLES} draws each in one "
+        f"vmapped batch: every intermediate of the log density exists {PATHFINDER_MAXITER + 1:,} x "
+        f"{PATHFINDER_ELBO_SAMPLES} times, {pathfinder_batch_gib(10_000):.1f} GiB per array at 10,000 cells and "
+        f"{pathfinder_batch_gib(100_000):.0f} GiB at 100,000"
+        + (f" (it failed at {first:,} cells here, out of memory under the cap)" if first else "")
+        + ". Passing a small `num_samples` (20-50) and `maxiter`, or scoring the path in chunks "
+        "(`lax.map`), would make memory independent of the path length."
+    )
+    advi = _fit_row(results, "advi", 1_000)
+    nuts = _fit_row(results, "nuts", 1_000)
+    if advi and nuts and "fit_seconds" in advi and "fit_seconds" in nuts:
+        items.append(
+            f"- **ADVI's fixed {ADVI_STEPS:,} steps.** ADVI runs {ADVI_STEPS:,} Adam steps at every size, with a "
+            f"full-rank guide up to {FULL_RANK_LIMIT:,} parameters: at 1,000 cells it took "
+            f"{advi['fit_seconds']:.0f} s against {nuts['fit_seconds']:.0f} s for NUTS {_draws_label(nuts)}. "
+            "Stopping on ELBO convergence, and a low-rank guide earlier, would bound it."
+        )
+    items.append(
+        "- **Hardware.** Every part is a pass of elementwise work and reductions over the cell array, which "
+        "is what a GPU does well; not measured here (no GPU on this machine)."
+    )
+    return "\n".join(items)
 
 
 def _intro(results: dict[str, Any]) -> str:
@@ -791,12 +1025,13 @@ def _intro(results: dict[str, Any]) -> str:
 def _profile_intro() -> str:
     return (
         "`jax.jit(jax.value_and_grad(potential_fn))` from `numpyro.infer.util.initialize_model`, timed per "
-        "evaluation (median, one device) for the model and for copies made with `dataclasses.replace`: "
-        "the sample cut to its first attribute (a variant with no microdata term would not time the joint at "
-        "all: nothing would depend on `p` and XLA drops it), `exact=()` (no projection), `sweeps=1`, both cuts "
-        "together (eta + softmax), and `exact=(), patterns=()` (priors only). Timings are the fastest of up to "
-        f"{PROFILE_MAX_RUNS} calls (other work on the machine only adds time). "
-        "Compile s is the first call of the full gradient; GFLOP / GB are XLA's cost analysis of it."
+        "evaluation on one device for the model and for copies made with `dataclasses.replace`: `exact=()` (no "
+        "projection), `sweeps=1`, and `exact=(), patterns=()` (priors only: nothing uses `p` any more, so XLA "
+        "drops the joint). The microdata term is timed on its own, as a function of `p` (a variant without it "
+        "would not time the joint at all), and eta + softmax is the no-projection variant minus priors and "
+        "microdata. Timings are the fastest of up to "
+        f"{PROFILE_MAX_RUNS} calls (other work on the machine only adds time). Compile s is the first call of "
+        "the full gradient; GFLOP / GB are XLA's cost analysis of it."
     )
 
 
@@ -812,6 +1047,7 @@ def render(results: dict[str, Any], figure: str) -> str:
             "### Where the time goes\n\n" + _profile_intro(),
             profile_table(results),
             where_time_goes(results),
+            projection_table(results),
             "### What would fix it\n\n" + remedies(results),
         ]
     )
@@ -856,6 +1092,10 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES}, fewer draws, under {QUICK_DIR}")
     parser.add_argument("--budget-min", type=float, help=f"time budget in minutes (default {BUDGET_MIN:g})")
     parser.add_argument("--report", action="store_true", help="rewrite the figure and section from saved results")
+    parser.add_argument("--profiles", action="store_true", help="rerun the profiles into the saved results")
+    parser.add_argument(
+        "--extra", default="", help="METHOD:CELLS[,...]: run these fits (no budget) into the saved results"
+    )
     parser.add_argument("--fit-child", help=argparse.SUPPRESS)
     parser.add_argument("--profile-child", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
@@ -873,6 +1113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode = make_mode(args.quick, args.budget_min)
     if args.report:
         write_outputs(json.loads(mode.results.read_text()), mode)
+        return 0
+    if args.profiles or args.extra:
+        command = " ".join(["python benchmarks/scaling.py", *sys.argv[1:]]) if argv is None else "scaling.main"
+        write_outputs(update_results(mode, command, args.profiles, parse_extra(args.extra)), mode)
         return 0
     command = "python benchmarks/scaling.py" + (" --quick" if args.quick else "")
     command += f" --budget-min {args.budget_min:g}" if args.budget_min else ""
