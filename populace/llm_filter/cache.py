@@ -96,15 +96,9 @@ class ScoreCache:
 
 def _connect(path: pathlib.Path) -> sqlite3.Connection:
     if path.exists():
-        try:
-            connection = _open(path)
-            sound = connection.execute("PRAGMA quick_check").fetchone()[0] == "ok"
-            version = connection.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-            if sound and version is not None and version[0] == SCHEMA_VERSION:
-                return connection
-            connection.close()
-        except sqlite3.DatabaseError:
-            pass
+        connection = _open_existing(path)
+        if connection is not None:
+            return connection
         aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
         path.replace(aside)
         for suffix in ("-wal", "-shm"):
@@ -115,16 +109,46 @@ def _connect(path: pathlib.Path) -> sqlite3.Connection:
         )
     try:
         connection = _open(path)
-        with _transaction(connection):
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS scores(model TEXT NOT NULL, template TEXT NOT NULL, "
-                "combination TEXT NOT NULL, score REAL NOT NULL, PRIMARY KEY(model, template, combination))"
-            )
-            connection.execute("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            connection.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,))
+        _initialise(connection)
     except sqlite3.Error as exc:
         raise DataError(f"cannot open the score cache: {exc}", file=str(path)) from None
     return connection
+
+
+def _open_existing(path: pathlib.Path) -> sqlite3.Connection | None:
+    """Open a cache file; None when it is not a sound cache of this schema.
+
+    A sound database without tables is one another process is creating right now: it is
+    initialised here, not set aside. A lock held by another process is waited for (the
+    busy timeout), never mistaken for corruption.
+    """
+    try:
+        connection = _open(path)
+        if connection.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+            connection.close()
+            return None
+        _initialise(connection)
+        version = connection.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise DataError(f"the score cache stayed locked for {BUSY_TIMEOUT_S:.0f} s", file=str(path)) from None
+        return None
+    except sqlite3.DatabaseError:
+        return None
+    if version is None or version[0] != SCHEMA_VERSION:
+        connection.close()
+        return None
+    return connection
+
+
+def _initialise(connection: sqlite3.Connection) -> None:
+    with _transaction(connection):
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS scores(model TEXT NOT NULL, template TEXT NOT NULL, "
+            "combination TEXT NOT NULL, score REAL NOT NULL, PRIMARY KEY(model, template, combination))"
+        )
+        connection.execute("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        connection.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,))
 
 
 @contextlib.contextmanager
