@@ -757,6 +757,10 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
 def fits_table(results: dict[str, Any]) -> str:
     """One row per (size, method): times, memory, accuracy, or why it was not run."""
     header = (
@@ -772,6 +776,8 @@ def fits_table(results: dict[str, Any]) -> str:
                     notes.append(f"{r['steps_per_draw']:.0f} steps/draw, {r['divergences']} div.")
                 if r.get("run_separately"):
                     notes.append(f"run separately, without the budget: `{r['run_separately']}`")
+                if r.get("predicted_seconds"):
+                    notes.append(f"the trend had predicted {_minutes(r['predicted_seconds'])}")
                 note = "; ".join(notes)
                 lines.append(
                     f"| {cells:,} | {label} | {_fmt(r['fit_seconds'])} | {_fmt(r['process_seconds'])} | "
