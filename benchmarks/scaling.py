@@ -761,31 +761,34 @@ def _minutes(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
+def _row_notes(r: dict[str, Any]) -> str:
+    if "skipped" in r:
+        return r["skipped"]
+    notes = [] if "fit_seconds" in r else [_failure_text(r)]
+    if r["method"] == "nuts" and "steps_per_draw" in r:
+        notes.append(f"{r['steps_per_draw']:.0f} steps/draw, {r['divergences']} div.")
+    if r.get("run_separately"):
+        notes.append(f"run separately, without the budget: `{r['run_separately']}`")
+    if r.get("predicted_seconds"):
+        notes.append(f"the trend had predicted {_minutes(r['predicted_seconds'])}")
+    return "; ".join(notes)
+
+
 def fits_table(results: dict[str, Any]) -> str:
     """One row per (size, method): times, memory, accuracy, or why it was not run."""
-    header = (
-        "| cells | method | fit s | process s | peak MiB | TVD | cov 90 | notes |\n|---|---|---|---|---|---|---|---|"
-    )
-    lines = [header]
+    lines = [
+        "| cells | method | fit s | process s | peak MiB | TVD | cov 90 | notes |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for cells in results["config"]["sizes"]:
         for r in (r for r in results["fits"] if r["cells"] == cells):
             label = f"{r['method']} {_draws_label(r)}"
-            if "fit_seconds" in r:
-                notes = []
-                if r["method"] == "nuts":
-                    notes.append(f"{r['steps_per_draw']:.0f} steps/draw, {r['divergences']} div.")
-                if r.get("run_separately"):
-                    notes.append(f"run separately, without the budget: `{r['run_separately']}`")
-                if r.get("predicted_seconds"):
-                    notes.append(f"the trend had predicted {_minutes(r['predicted_seconds'])}")
-                note = "; ".join(notes)
-                lines.append(
-                    f"| {cells:,} | {label} | {_fmt(r['fit_seconds'])} | {_fmt(r['process_seconds'])} | "
-                    f"{_fmt(r['peak_mib'], 0)} | {r['tvd']:.3f} | {r['coverage_90']:.0%} | {note} |"
-                )
-            else:
-                why = r.get("skipped") or _failure_text(r)
-                lines.append(f"| {cells:,} | {label} | – | {_fmt(r.get('process_seconds'))} | – | – | – | {why} |")
+            tvd = f"{r['tvd']:.3f}" if "tvd" in r else "–"
+            cov = f"{r['coverage_90']:.0%}" if "coverage_90" in r else "–"
+            lines.append(
+                f"| {cells:,} | {label} | {_fmt(r.get('fit_seconds'))} | {_fmt(r.get('process_seconds'))} | "
+                f"{_fmt(r.get('peak_mib'), 0)} | {tvd} | {cov} | {_row_notes(r)} |"
+            )
     return "\n".join(lines)
 
 
@@ -960,6 +963,29 @@ def _projection_remedy(cells: int, p: dict[str, Any]) -> str:
     )
 
 
+def _advi_step_text(results: dict[str, Any]) -> str:
+    from populace.inference.fit import ADVI_STEPS
+
+    ran = [r for r in results["fits"] if r["method"] == "advi" and "fit_seconds" in r]
+    if not ran:
+        return ""
+    r = max(ran, key=lambda row: row["cells"])
+    grad = _grad_ms(_int_keys(results["profiles"]), r["cells"])
+    if not grad:
+        return ""
+    per_step = r["fit_seconds"] / ADVI_STEPS * 1000
+    return (
+        f" At {r['cells']:,} cells ADVI spent {per_step:.0f} ms per step (fit time / steps, compile and draws "
+        f"included) against {grad:.1f} ms for one gradient of the model timed alone: most of it is the guide, "
+        "the ELBO bookkeeping, the draws and the other work on the machine, not the log density (not profiled "
+        "further)."
+    )
+
+
+def _int_keys(profiles: dict[str, Any]) -> dict[int, Any]:
+    return {int(k): v for k, v in profiles.items()}
+
+
 def remedies(results: dict[str, Any]) -> str:
     """What would make the large fits faster or possible, from the measurements (populace unchanged)."""
     from populace.inference.fit import ADVI_STEPS, FULL_RANK_LIMIT, PATHFINDER_MAXITER
@@ -977,7 +1003,7 @@ def remedies(results: dict[str, Any]) -> str:
                 f"- **The linear predictor.** Above `DESIGN_LIMIT` eta is built term by term, each term a dense "
                 f"(effects x cells-of-the-term) basis: {s['eta_softmax']:.1f} ms of {s['total']:.1f} ms at "
                 f"{cells:,} cells. Applying the centring and the cumulation axis by axis (the basis is a Kronecker "
-                "product of per-axis maps) would cost O(cells x levels) instead of O(cells^2) per term."
+                "product of per-axis maps) would cost O(n x levels) instead of O(n^2) for a term over n cells."
             )
     failed = [r for r in results["fits"] if r["method"] == "pathfinder" and r.get("out_of_memory")]
     first = min((r["cells"] for r in failed), default=None)
@@ -998,7 +1024,7 @@ def remedies(results: dict[str, Any]) -> str:
             f"- **ADVI's fixed {ADVI_STEPS:,} steps.** ADVI runs {ADVI_STEPS:,} Adam steps at every size, with a "
             f"full-rank guide up to {FULL_RANK_LIMIT:,} parameters: at 1,000 cells it took "
             f"{advi['fit_seconds']:.0f} s against {nuts['fit_seconds']:.0f} s for NUTS {_draws_label(nuts)}. "
-            "Stopping on ELBO convergence, and a low-rank guide earlier, would bound it."
+            "Stopping on ELBO convergence, and a low-rank guide earlier, would bound it." + _advi_step_text(results)
         )
     items.append(
         "- **Hardware.** Every part is a pass of elementwise work and reductions over the cell array, which "
@@ -1024,7 +1050,18 @@ def _intro(results: dict[str, Any]) -> str:
         "(previous fit time x ratio of gradient costs) exceeds what is left of the "
         f"{cfg['budget_min']:.0f}-min budget. TVD and 90% coverage (cells with >= 10 persons) against the "
         "synthetic population are a sanity check only. fit s is populace's `fit_seconds` (compile included); "
-        "process s the whole child; peak MiB its `ru_maxrss`."
+        "process s the whole child; peak MiB its `ru_maxrss`." + _updates_text(results)
+    )
+
+
+def _updates_text(results: dict[str, Any]) -> str:
+    updates = results.get("updates", [])
+    if not updates:
+        return ""
+    done = "; ".join(f"`{u['command']}` on {u['when']} ({u['seconds'] / 60:.1f} min)" for u in updates)
+    return (
+        f" Later runs merged into these results: {done}. `--profiles` replaced every profile below, `--extra` the "
+        "rows marked *run separately*."
     )
 
 
