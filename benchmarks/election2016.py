@@ -555,6 +555,7 @@ def run(mode: Mode, *, progress: bool) -> dict[str, Any]:
         "divergences": checks.get("divergences"),
         "steps_per_draw": steps,
         "free_terms": len(post.fit_info["terms"]),
+        "target_accept": _target_accept(),
     }
     _say(f"  joint: {results['joint_fit']}")
 
@@ -610,6 +611,13 @@ def run(mode: Mode, *, progress: bool) -> dict[str, Any]:
     results["total_seconds"] = time.perf_counter() - start
     results["finished"] = f"{datetime.datetime.now():%Y-%m-%d %H:%M}"
     return results
+
+
+def _target_accept() -> float | None:
+    """NUTS target acceptance populace used (``populace.inference.fit.TARGET_ACCEPT``), if it has one."""
+    from populace.inference import fit as fit_module
+
+    return getattr(fit_module, "TARGET_ACCEPT", None)
 
 
 def _config(
@@ -768,10 +776,15 @@ def _intro(results: dict[str, Any]) -> str:
         f"{cfg['fit_seed']}; sample seed {cfg['sample_seed']}, poll seed {cfg['outcome_seed']}. Joint: "
         f"{fit['seconds']:.0f} s, {fit['free_terms']} free terms, largest R-hat {_num(fit['r_hat'], 3)}, smallest "
         f"bulk ESS {_num(fit['ess_bulk'], 0)}, {fit['divergences']} divergent transitions, "
-        f"{fit['steps_per_draw']:.0f} leapfrog steps per draw. Outcome model: {out['seconds']:.0f} s on "
-        f"{out['rows']:,} rows, largest R-hat {out['r_hat']:.3f}. Forecasts (three uncertainty settings): "
-        f"{results['forecast_seconds']:.0f} s."
+        f"{fit['steps_per_draw']:.0f} leapfrog steps per draw{_accept_text(fit)}. Outcome model: "
+        f"{out['seconds']:.0f} s on {out['rows']:,} rows, largest R-hat {out['r_hat']:.3f}. Forecasts (three "
+        f"uncertainty settings): {results['forecast_seconds']:.0f} s."
     )
+
+
+def _accept_text(fit: dict[str, Any]) -> str:
+    value = fit.get("target_accept")
+    return "" if value is None else f" (target acceptance {value:g})"
 
 
 def _headline(results: dict[str, Any]) -> str:
