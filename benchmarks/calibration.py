@@ -592,12 +592,13 @@ def plot_ranks(result: dict[str, Any], path: pathlib.Path) -> None:
     panels = [("cell shares, pooled over data sets", summary["ranks"], True)]
     if "tau_2" in summary.get("hyper", {}):
         panels.append(("tau_2 (pairwise global scale), one per data set", summary["hyper"]["tau_2"], False))
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(6.5 * len(panels), 8.0), 4.8), squeeze=False)
     for ax, (title, hist, clustered) in zip(axes[0], panels):
         _rank_panel(ax, hist, title, clustered)
     fig.suptitle(
-        f"SBC rank histograms, law '{result['config']['law']}' (synthetic truth), "
-        f"{summary['scored']} data sets, {RANK_DRAWS} thinned draws each"
+        f"SBC rank histograms, law '{result['config']['law']}' (synthetic truth)\n"
+        f"{summary['scored']} data sets, {RANK_DRAWS} thinned draws each",
+        fontsize=11,
     )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -737,6 +738,13 @@ def law_section(result: dict[str, Any], figure: str) -> str:
     r = s["ranks"]
     div = s["divergences"]
     failed = f" {len(s['failed'])} data sets failed: {'; '.join(s['failed'])}." if s["failed"] else ""
+    empty = sum(r.get("empty_cells", 0) for r in result["rows"] if "ranks" in r)
+    if empty:
+        failed += (
+            f" {empty} cells are empty in their finite population (true share 0): no posterior draw lies below "
+            "0, so they all have rank 0 and lie outside every central interval; they account for much of the "
+            "lowest rank bin and of the low coverage of the smallest cells."
+        )
     if "margin_gap" in s:
         g = s["margin_gap"]
         failed += (

@@ -17,6 +17,9 @@ PROJECTION_TOL = 1e-7
 # Sweeps added on top of the measured need, as a margin for draws far from the start.
 EXTRA_SWEEPS = 3
 MAX_SWEEPS = 200
+# Log-spread of the random starts that size the projection (stronger than typical
+# posterior interactions, so the sweep count holds for draws far from the start).
+START_SPREAD = 2.0
 
 
 def _keep_shape(axes: tuple[int, ...], ndim: int) -> tuple[int, ...]:
@@ -52,14 +55,17 @@ def sweeps_needed(
     """Number of sweeps that brings random log-linear joints within PROJECTION_TOL.
 
     Starts from the uniform joint on the support and from a few random ones (log-normal
-    cell weights with unit spread, wider than the prior's typical interactions), and
-    returns the worst case plus ``EXTRA_SWEEPS``.
+    cell weights with spread ``START_SPREAD``), and returns twice the worst case plus
+    ``EXTRA_SWEEPS``: with unit spread and no doubling, single posterior draws with
+    strong interactions missed exact tables by up to 0.22 percentage points.
     """
     if not targets:
         return 0
     rng = np.random.default_rng(seed)
     worst = 1
-    starts = [support.astype(float)] + [support * np.exp(rng.normal(size=support.shape)) for _ in range(trials)]
+    starts = [support.astype(float)] + [
+        support * np.exp(START_SPREAD * rng.normal(size=support.shape)) for _ in range(trials)
+    ]
     for start in starts:
         p = start / start.sum()
         for k in range(1, MAX_SWEEPS + 1):
@@ -69,7 +75,7 @@ def sweeps_needed(
                 break
         else:
             return MAX_SWEEPS
-    return min(worst + EXTRA_SWEEPS, MAX_SWEEPS)
+    return min(2 * worst + EXTRA_SWEEPS, MAX_SWEEPS)
 
 
 def ipf_jax(p, targets, sweeps: int):  # noqa: ANN001, ANN201 - jax arrays
