@@ -25,24 +25,21 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_BAD_INPUT)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _integer_at_least(minimum: int, what: str):  # noqa: ANN202 - an argparse type
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {value}")
+        return value
+
+    return parse
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be non-negative, got {value}")
-    return value
+_positive_int = _integer_at_least(1, "at least 1")
+_seed = _integer_at_least(0, "non-negative")
 
 
 def _prob(text: str) -> float:
@@ -136,19 +133,25 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_joint(args: argparse.Namespace) -> int:
+def _write_table(table: object, out: str | None) -> None:
+    """Write a table as CSV to ``out`` atomically, or print it when ``out`` is None."""
     from populace.io import atomic_path
-    from populace.posterior import load
 
-    post = load(args.posterior)
-    table = post.summary(args.by, prob=args.prob)
-    if args.out:
-        with atomic_path(args.out) as tmp:
+    if out:
+        with atomic_path(out) as tmp:
             table.to_csv(tmp, index=False)
     else:
         buffer = io.StringIO()
         table.to_csv(buffer, index=False)
         sys.stdout.write(buffer.getvalue())
+
+
+def _cmd_joint(args: argparse.Namespace) -> int:
+    from populace.posterior import load
+
+    post = load(args.posterior)
+    table = post.summary(args.by, prob=args.prob)
+    _write_table(table, args.out)
     return EXIT_OK
 
 
@@ -196,7 +199,6 @@ def write_report(report: object, folder: pathlib.Path) -> None:
 
 
 def _cmd_forecast(args: argparse.Namespace) -> int:
-    from populace.io import atomic_path
     from populace.outcomes.forecast import forecast_table
     from populace.outcomes.model import fit_outcome
     from populace.outcomes.spec import OutcomeSpec, load_outcome_data
@@ -226,13 +228,7 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
         from populace.plots import forecast_plot
 
         forecast_plot(table, outcome.levels[0], pathlib.Path(args.plot))
-    if args.out:
-        with atomic_path(args.out) as tmp:
-            table.to_csv(tmp, index=False)
-    else:
-        buffer = io.StringIO()
-        table.to_csv(buffer, index=False)
-        sys.stdout.write(buffer.getvalue())
+    _write_table(table, args.out)
     return EXIT_OK
 
 
