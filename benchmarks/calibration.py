@@ -222,7 +222,7 @@ def prior_draw(spec: pp.Spec, key_seed: int, fit_seed: int) -> tuple[np.ndarray,
     from populace.models.loglinear import build_loglinear
     from populace.models.projection import max_margin_error
 
-    model = build_loglinear(load_inputs(spec), seed=fit_seed)
+    model = build_loglinear(load_inputs(spec))
     trace = handlers.trace(handlers.seed(model.model, jax.random.PRNGKey(key_seed))).get_trace()
     p = np.asarray(trace["p"]["value"], dtype=float)
     hyper = {k: np.asarray(trace[k]["value"], dtype=float) for k in ("tau_2", "lam") if k in trace}
@@ -325,7 +325,7 @@ def score_fit(post: Any, data: Dataset) -> dict[str, Any]:
         "ranks": ranks_of(draws, truth).tolist(),
         "tvd": tvd(draws.mean(axis=0), truth),
         "fit_seconds": post.fit_info["fit_seconds"],
-        "sweeps": post.fit_info["projection_sweeps"],
+        "sweeps": post.fit_info["projection_max_sweeps"],
     }
     for mass in MASSES:
         row[f"covered_{round(mass * 100)}"] = covered(draws, truth, mass).astype(int).tolist()

@@ -201,7 +201,7 @@ def fit_child(request: dict[str, Any]) -> dict[str, Any]:
     info = post.fit_info
     row = {
         "fit_seconds": info["fit_seconds"],
-        "sweeps": info["projection_sweeps"],
+        "sweeps": info["projection_max_sweeps"],
         "terms": len(info["terms"]),
         "tvd": tvd(draws.mean(axis=0), truth.ravel()),
         "coverage_90": recovery_metrics(post, truth, prob=0.9)["coverage"],
@@ -330,7 +330,7 @@ def profile_child(request: dict[str, Any]) -> dict[str, Any]:
     setup_jax(1)
     spec, _ = build_task(request["cells"])
     start = time.perf_counter()
-    model = build_loglinear(load_inputs(spec), seed=SEED)
+    model = build_loglinear(load_inputs(spec))
     out: dict[str, Any] = {
         "build_seconds": time.perf_counter() - start,
         "n_effects": model.n_effects,

@@ -82,11 +82,11 @@ def fit(
     spec = spec.with_inference(method=method, draws=draws, chains=chains, seed=seed)
     options = spec.inference
     inputs = load_inputs(spec)
-    model = build_loglinear(inputs, seed=options.seed)
+    model = build_loglinear(inputs)
     _say(
         progress,
         f"populace: {int(np.prod(spec.shape)):,} cells, {len(model.terms)} free terms, "
-        f"{model.sweeps} projection sweeps; fitting with {options.method}",
+        f"{len(model.exact) + len(model.se_tables)} tables to meet; fitting with {options.method}",
     )
     start = time.perf_counter()
     runner = {"nuts": _run_nuts, "advi": _run_advi, "pathfinder": _run_pathfinder}[options.method]
@@ -102,7 +102,7 @@ def fit(
         "chains": options.chains,
         "seed": options.seed,
         "fit_seconds": round(elapsed, 3),
-        "projection_sweeps": model.sweeps,
+        "projection_max_sweeps": model.sweeps,
         "terms": list(model.term_names),
         "local_scale_terms": list(model.local_scale_names),
     }

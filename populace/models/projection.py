@@ -1,8 +1,11 @@
 """Projection of a joint distribution onto exact margins (iterative proportional fitting).
 
-Inside the model the joint is projected onto the exact tables with a fixed number of
-IPF sweeps, run by ``jax.lax.fori_loop`` so that it compiles in seconds and can be
-differentiated. :func:`sweeps_needed` picks that number from the tables themselves.
+Inside the model the joint is projected onto the exact tables by :func:`project`: IPF
+sweeps in a ``jax.lax.while_loop`` until every margin is within ``PROJECTION_TOL``, with
+a gradient by implicit differentiation of the projection's optimality conditions (one
+small linear solve) instead of back-propagation through every sweep. On the 1,000-cell
+benchmark task this made a gradient of the log density 2-3x cheaper than unrolling 33
+sweeps (:func:`ipf_jax`, kept for comparison in ``benchmarks/scaling.py``).
 """
 
 from __future__ import annotations
@@ -14,12 +17,8 @@ import numpy as np
 # Convergence tolerance of the projection (largest absolute error of a share); the
 # contract asks exact tables to be met within 0.2 percentage points (2e-3).
 PROJECTION_TOL = 1e-7
-# Sweeps added on top of the measured need, as a margin for draws far from the start.
-EXTRA_SWEEPS = 3
+# Most IPF sweeps one projection may take (it stops earlier once within tolerance).
 MAX_SWEEPS = 200
-# Log-spread of the random starts that size the projection (stronger than typical
-# posterior interactions, so the sweep count holds for draws far from the start).
-START_SPREAD = 2.0
 
 
 def _keep_shape(axes: tuple[int, ...], ndim: int) -> tuple[int, ...]:
@@ -49,37 +48,8 @@ def max_margin_error(p: np.ndarray, targets: Sequence[tuple[tuple[int, ...], np.
     return err
 
 
-def sweeps_needed(
-    support: np.ndarray, targets: Sequence[tuple[tuple[int, ...], np.ndarray]], seed: int = 0, trials: int = 4
-) -> int:
-    """Number of sweeps that brings random log-linear joints within PROJECTION_TOL.
-
-    Starts from the uniform joint on the support and from a few random ones (log-normal
-    cell weights with spread ``START_SPREAD``), and returns twice the worst case plus
-    ``EXTRA_SWEEPS``: with unit spread and no doubling, single posterior draws with
-    strong interactions missed exact tables by up to 0.22 percentage points.
-    """
-    if not targets:
-        return 0
-    rng = np.random.default_rng(seed)
-    worst = 1
-    starts = [support.astype(float)] + [
-        support * np.exp(START_SPREAD * rng.normal(size=support.shape)) for _ in range(trials)
-    ]
-    for start in starts:
-        p = start / start.sum()
-        for k in range(1, MAX_SWEEPS + 1):
-            p, err = ipf_numpy(p, targets, 1)
-            if err < PROJECTION_TOL:
-                worst = max(worst, k)
-                break
-        else:
-            return MAX_SWEEPS
-    return min(2 * worst + EXTRA_SWEEPS, MAX_SWEEPS)
-
-
 def ipf_jax(p, targets, sweeps: int):  # noqa: ANN001, ANN201 - jax arrays
-    """Project ``p`` onto the target margins with ``sweeps`` IPF sweeps (JAX, differentiable)."""
+    """``sweeps`` IPF sweeps in JAX, differentiated by unrolling (the old projection; see :func:`project`)."""
     import jax
     import jax.numpy as jnp
 
@@ -96,3 +66,123 @@ def ipf_jax(p, targets, sweeps: int):  # noqa: ANN001, ANN201 - jax arrays
         return q
 
     return jax.lax.fori_loop(0, sweeps, sweep, p)
+
+
+# Ridge added to the projection's Hessian before the solve. The Hessian is singular
+# (every table sums to one, tables share margins), but its null space is annihilated
+# by the indicator matrix on both sides of the gradient, so the ridge only has to make
+# the solve well posed; it perturbs the gradient by about RIDGE / (smallest table share).
+RIDGE = 1e-12
+
+
+def _cell_index(shape: tuple[int, ...], axes: tuple[int, ...]) -> np.ndarray:
+    """For every grid cell, the flat index of its cell in the table over ``axes``."""
+    table = np.arange(int(np.prod([shape[a] for a in axes]))).reshape([shape[a] for a in axes])
+    full = [1] * len(shape)
+    for a in axes:
+        full[a] = shape[a]
+    return np.broadcast_to(table.reshape(full), shape).reshape(-1)
+
+
+def _ipf_until(p, targets, tol: float, max_sweeps: int):  # noqa: ANN001, ANN202 - jax arrays
+    """IPF sweeps until the largest margin change in a sweep is below ``tol``."""
+    import jax
+    import jax.numpy as jnp
+
+    def sweep(state):  # noqa: ANN001, ANN202
+        q, k, _ = state
+        err = jnp.zeros((), q.dtype)
+        for axes, target in targets:
+            drop = _keep_shape(axes, q.ndim)
+            m = q.sum(axis=drop, keepdims=True)
+            t = jnp.expand_dims(target, drop)
+            err = jnp.maximum(err, jnp.max(jnp.abs(m - t)))
+            positive = m > 0
+            q = q * jnp.where(positive, t / jnp.where(positive, m, 1.0), 0.0)
+        return q, k + 1, err
+
+    def going(state):  # noqa: ANN001, ANN202
+        _, k, err = state
+        return (k < max_sweeps) & (err >= tol)
+
+    q, _, _ = jax.lax.while_loop(going, sweep, (p, jnp.zeros((), jnp.int32), jnp.asarray(jnp.inf, p.dtype)))
+    return q / q.sum()
+
+
+def project(log_weights, targets, tol: float = PROJECTION_TOL, max_sweeps: int = MAX_SWEEPS):  # noqa: ANN001, ANN201
+    """The joint closest to ``softmax(log_weights)`` (in KL) that meets every target margin.
+
+    Parameters
+    ----------
+    log_weights
+        JAX array over the grid; ``-inf`` marks structural zeros.
+    targets
+        ``(axes, share)`` pairs: each share is a JAX array over the attributes ``axes``
+        that sums to one, and the targets agree on the margins they share.
+    tol, max_sweeps
+        The forward IPF stops when no margin moves by ``tol`` in a sweep, or after
+        ``max_sweeps`` sweeps.
+
+    Returns
+    -------
+    jax.Array
+        The projected joint (sums to one).
+
+    Notes
+    -----
+    The projection is ``log p = log_weights + M u`` with ``M`` the cell-to-table-cell
+    indicator matrix and ``u`` chosen so that ``M' p = t``. Differentiating these
+    conditions gives, with ``P = diag(p)`` and ``H = M' P M``, the vector-Jacobian
+    products ``x_bar = g - P M H^+ M' g`` and ``t_bar = H^+ M' g`` for a cotangent ``g``
+    of ``log p``; the pseudo-inverse is taken through a ridged Cholesky solve.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    if not targets:
+        return jax.nn.softmax(log_weights.reshape(-1)).reshape(log_weights.shape)
+    shape = tuple(log_weights.shape)
+    axes_list = tuple(tuple(axes) for axes, _ in targets)
+    index = [_cell_index(shape, axes) for axes in axes_list]
+    sizes = [int(np.prod([shape[a] for a in axes])) for axes in axes_list]
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    pair_index = {
+        (i, j): jnp.asarray(index[i] * sizes[j] + index[j]) for i in range(len(index)) for j in range(i, len(index))
+    }
+    flat_index = [jnp.asarray(ix) for ix in index]
+
+    def forward(x, shares):  # noqa: ANN001, ANN202
+        p0 = jax.nn.softmax(x.reshape(-1)).reshape(shape)
+        return _ipf_until(p0, list(zip(axes_list, shares)), tol, max_sweeps)
+
+    @jax.custom_vjp
+    def run(x, shares):  # noqa: ANN001, ANN202
+        return forward(x, shares)
+
+    def run_fwd(x, shares):  # noqa: ANN001, ANN202
+        p = forward(x, shares)
+        return p, p
+
+    def run_bwd(p, p_bar):  # noqa: ANN001, ANN202
+        flat_p = p.reshape(-1)
+        g = (p_bar * p).reshape(-1)
+        b = jnp.concatenate([jax.ops.segment_sum(g, ix, num_segments=n) for ix, n in zip(flat_index, sizes)])
+        total = int(offsets[-1])
+        h = jnp.zeros((total, total), p.dtype)
+        for (i, j), ix in pair_index.items():
+            block = jax.ops.segment_sum(flat_p, ix, num_segments=sizes[i] * sizes[j]).reshape(sizes[i], sizes[j])
+            h = h.at[offsets[i] : offsets[i + 1], offsets[j] : offsets[j + 1]].set(block)
+            if i != j:
+                h = h.at[offsets[j] : offsets[j + 1], offsets[i] : offsets[i + 1]].set(block.T)
+        ridge = RIDGE * jnp.maximum(jnp.trace(h), 1.0)
+        factor = jax.scipy.linalg.cho_factor(h + ridge * jnp.eye(total, dtype=p.dtype))
+        du = jax.scipy.linalg.cho_solve(factor, b)
+        m_du = sum(du[offsets[k] : offsets[k + 1]][flat_index[k]] for k in range(len(sizes)))
+        x_bar = (g - flat_p * m_du).reshape(shape)
+        t_bar = tuple(
+            du[offsets[k] : offsets[k + 1]].reshape([shape[a] for a in axes_list[k]]) for k in range(len(sizes))
+        )
+        return x_bar, t_bar
+
+    run.defvjp(run_fwd, run_bwd)
+    return run(log_weights, tuple(jnp.asarray(t) for _, t in targets))
