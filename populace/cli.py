@@ -103,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", help="PNG file: the first outcome level's share by group, with intervals")
     p.add_argument("--quiet", action="store_true")
 
+    p = sub.add_parser("score", help="fill the LLM filter's score cache and print the least plausible combinations")
+    p.add_argument("spec", help="the spec file (YAML) with an llm_filter block")
+    p.add_argument("--top", type=_positive_int, default=15, help="combinations to print (default 15)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
     p = sub.add_parser("demo", help="run the whole pipeline on the embedded CPS 1988 data")
     p.add_argument("--out", default="demo-output", help="folder for the results (default demo-output)")
     p.add_argument("--draws", type=_positive_int, default=1000)
@@ -130,6 +135,24 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     post.to_netcdf(out)
     if not args.quiet:
         print(f"populace: wrote {out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from populace.data.inputs import load_inputs
+    from populace.llm_filter.assemble import least_plausible
+    from populace.llm_filter.build import spec_terms
+    from populace.spec import Spec
+
+    spec = Spec.from_yaml(args.spec)
+    if spec.llm_filter is None:
+        raise PopulaceInputError("the spec has no 'llm_filter' block: nothing to score", file=args.spec)
+    terms, options = spec_terms(spec, load_inputs(spec), progress=not args.quiet)
+    levels = {a.name: a.levels for a in spec.attributes}
+    print(f"# {len(terms)} scored terms ({options.scorer}, {options.mode}); least plausible first")
+    print("score,combination")
+    for text, score in least_plausible(terms, levels, args.top):
+        print(f'{score:.3f},"{text}"')
     return EXIT_OK
 
 
@@ -247,6 +270,7 @@ COMMANDS = {
     "check": _cmd_check,
     "forecast": _cmd_forecast,
     "demo": _cmd_demo,
+    "score": _cmd_score,
 }
 
 

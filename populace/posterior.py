@@ -86,6 +86,9 @@ class Posterior:
             elif name == "lam":
                 data[name] = (("chain", "draw", "term"), values)
                 coords["term"] = list(meta["local_scale_terms"])
+            elif name == "llm_weight":
+                data[name] = (("chain", "draw", "plausibility_term"), values)
+                coords["plausibility_term"] = list(meta["llm_weight_names"])
         posterior = xr.Dataset(data, coords=coords)
         posterior["p"].attrs["long_name"] = "population share of each cell"
         stat_vars = {}

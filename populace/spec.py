@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from populace.errors import SpecError
+from populace.llm_filter.scorers import FilterOptions
 
 TOP_KEYS = (
     "population",
@@ -31,7 +32,7 @@ MARGINAL_KEYS = ("file",)
 MICRODATA_KEYS = ("file", "weight")
 MODEL_KEYS = ("kind", "interactions")
 INFERENCE_KEYS = ("method", "draws", "chains", "seed")
-LLM_FILTER_KEYS = ("scorer", "model", "mode", "cache", "template")
+LLM_FILTER_KEYS = ("scorer", "model", "mode", "cache", "template", "weights", "order")
 MODEL_KINDS = ("loglinear", "copula")
 METHODS = ("nuts", "advi", "pathfinder")
 ROLES = ("geography",)
@@ -125,7 +126,7 @@ class Spec:
     population: float | None = None
     model: ModelOptions = ModelOptions()
     inference: InferenceOptions = InferenceOptions()
-    llm_filter: Mapping[str, str] | None = None
+    llm_filter: FilterOptions | Mapping[str, str] | None = None
     base_dir: pathlib.Path = pathlib.Path(".")
     name: str = "spec"
     text: str | None = None
@@ -154,11 +155,8 @@ class Spec:
         if self.model.interactions < 1:
             raise SpecError(f"{self.name}: model.interactions must be at least 1, got {self.model.interactions}")
         _check_inference(self.inference, self.name)
-        if self.llm_filter is not None:
-            raise SpecError(
-                f"{self.name}: 'llm_filter' is not available in this version; remove the block "
-                "(structural zeros go in 'rules')"
-            )
+        if self.llm_filter is not None and not isinstance(self.llm_filter, FilterOptions):
+            object.__setattr__(self, "llm_filter", FilterOptions.from_mapping(self.llm_filter, self.name))
         for i, rule in enumerate(self.rules, start=1):
             for key, values in rule:
                 if key not in names:
@@ -379,7 +377,9 @@ def _from_mapping(raw: dict[str, Any], *, base_dir: pathlib.Path, name: str, tex
     if not _absent(raw.get("llm_filter")):
         block = _mapping(raw["llm_filter"], "'llm_filter'", name)
         _check_keys(block, LLM_FILTER_KEYS, "'llm_filter'", name)
-        llm_filter = dict(block)
+        for key, value in block.items():
+            _scalar(value, f"llm_filter.{key}", name)
+        llm_filter = FilterOptions.from_mapping(block, name)
 
     population = None
     if not _absent(raw.get("population")):
@@ -441,6 +441,8 @@ def spec_to_yaml(spec: Spec) -> str:
             doc["microdata"]["weight"] = spec.microdata.weight
     if spec.rules:
         doc["rules"] = [{k: list(v) for k, v in rule} for rule in spec.rules]
+    if spec.llm_filter is not None:
+        doc["llm_filter"] = spec.llm_filter.to_mapping()
     doc["model"] = dataclasses.asdict(spec.model)
     doc["inference"] = dataclasses.asdict(spec.inference)
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=False)

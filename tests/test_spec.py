@@ -6,6 +6,7 @@ value, so the command line can print it as it is and exit with code 2.
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 import textwrap
 
@@ -268,9 +269,33 @@ def test_copula_is_refused_as_not_available():
     assert "copula" in message and "not available" in message
 
 
-def test_llm_filter_block_is_refused_as_not_available():
-    message = refused(MINIMAL + "llm_filter:\n  scorer: causal-lm\n  mode: contrastive\n")
-    assert "llm_filter" in message and "not available" in message
+def test_llm_filter_block_is_read_with_defaults_and_round_trips():
+    from populace.spec import spec_to_yaml
+
+    spec = parse(MINIMAL + "llm_filter:\n  mode: yes-no\n  weights: per-pair\n")
+    options = spec.llm_filter
+    assert (options.scorer, options.model, options.mode, options.weights) == (
+        "causal-lm",
+        "gemma3-270m",
+        "yes-no",
+        "per-pair",
+    )
+    again = Spec.from_text(spec_to_yaml(dataclasses.replace(spec, text=None)))
+    assert again.llm_filter == options
+
+
+@pytest.mark.parametrize(
+    ("block", "expected"),
+    [
+        ("  mode: maybe\n", "llm_filter.mode 'maybe'"),
+        ("  weights: many\n", "llm_filter.weights 'many'"),
+        ("  order: triples\n", "llm_filter.order 'triples'"),
+        ("  temperature: 2\n", "temperature"),
+        ("  model: [a, b]\n", "llm_filter.model"),
+    ],
+)
+def test_bad_llm_filter_values_are_refused(block, expected):
+    assert expected in refused(MINIMAL + "llm_filter:\n" + block)
 
 
 @pytest.mark.parametrize("empty", ["", " null", " ~"])

@@ -8,6 +8,7 @@
 - Microdata: a posterior predictive p-value of Pearson's chi-square for each pattern of
   observed attributes (Gelman, Meng and Stern 1996), replicating the weighted sample at
   its effective size; values near 0 mean the model cannot reproduce the sample.
+- LLM filter: the posterior of each plausibility weight (reported, never failing).
 - Convergence: :func:`populace.inference.diagnostics.convergence`.
 """
 
@@ -130,6 +131,7 @@ def check(post: Posterior, *, seed: int = 0) -> CheckReport:
                     + (" (the model does not reproduce the sample)" if ppp < PPP_ALERT else ""),
                 }
             )
+    rows.extend(_plausibility_weights(post))
     for item in convergence(post):
         rows.append({"check": item["name"], "value": item["value"], "ok": item["ok"], "message": item["message"]})
     changed = post.changed_inputs()
@@ -190,3 +192,24 @@ def _chi2_ppp(flat: np.ndarray, axes: tuple[int, ...], counts: np.ndarray, rng: 
     t_obs = ((obs - expected) ** 2 / expected).sum(axis=1)
     t_rep = ((replicated - expected) ** 2 / expected).sum(axis=1)
     return float((t_rep >= t_obs).mean())
+
+
+def _plausibility_weights(post: Posterior) -> list[dict[str, Any]]:
+    """The posterior of each LLM-filter weight (informational; near 0: the data overruled the scorer)."""
+    if "llm_weight" not in post.posterior:
+        return []
+    values = post.posterior["llm_weight"]
+    rows = []
+    for name in values["plausibility_term"].values:
+        draws = values.sel(plausibility_term=name).values.ravel()
+        lo, hi = np.quantile(draws, [0.05, 0.95])
+        rows.append(
+            {
+                "check": f"plausibility weight [{name}]",
+                "value": float(draws.mean()),
+                "ok": True,
+                "message": f"posterior mean {draws.mean():.2f}, 90% interval {lo:.2f}-{hi:.2f}"
+                + (" (the data overrule the scorer)" if hi < 0.1 else ""),
+            }
+        )
+    return rows

@@ -44,7 +44,7 @@ PATHFINDER_MAXITER = 200
 # Posterior draws generated per batch by the variational methods (bounds peak memory).
 DRAW_CHUNK = 250
 # Scalar hyperparameters kept in the posterior file for diagnostics.
-HYPER_NAMES = ("sigma_main", "tau_2", "tau_geo", "lam")
+HYPER_NAMES = ("sigma_main", "tau_2", "tau_geo", "lam", "llm_weight")
 
 
 def fit(
@@ -54,6 +54,7 @@ def fit(
     draws: int | None = None,
     chains: int | None = None,
     seed: int | None = None,
+    scorer: object | None = None,
     progress: bool = True,
 ) -> Posterior:
     """Fit the spec's model and return its posterior.
@@ -64,6 +65,10 @@ def fit(
         What to fit. Its ``inference`` block gives the defaults.
     method, draws, chains, seed
         Override the spec's inference options.
+    scorer
+        A plausibility scorer (:class:`populace.llm_filter.PlausibilityScorer`) to use
+        instead of the one the spec's ``llm_filter`` block names; giving one turns the
+        filter on.
     progress
         Show progress on stderr.
 
@@ -82,7 +87,19 @@ def fit(
     spec = spec.with_inference(method=method, draws=draws, chains=chains, seed=seed)
     options = spec.inference
     inputs = load_inputs(spec)
-    model = build_loglinear(inputs)
+    terms, filter_meta = (), None
+    if spec.llm_filter is not None or scorer is not None:
+        from populace.llm_filter.build import spec_terms
+
+        terms, filter_options = spec_terms(spec, inputs, scorer, progress=progress)
+        filter_meta = {
+            "scorer": filter_options.scorer if scorer is None else type(scorer).__name__,
+            "weights": filter_options.weights,
+            "order": filter_options.order,
+            "terms": {t.label: t.table.tolist() for t in terms},
+        }
+        _say(progress, f"populace: plausibility filter: {len(terms)} scored terms ({filter_options.weights} weight)")
+    model = build_loglinear(inputs, plausibility=terms, weights=filter_meta["weights"] if filter_meta else "single")
     _say(
         progress,
         f"populace: {int(np.prod(spec.shape)):,} cells, {len(model.terms)} free terms, "
@@ -105,6 +122,8 @@ def fit(
         "projection_max_sweeps": model.sweeps,
         "terms": list(model.term_names),
         "local_scale_terms": list(model.local_scale_names),
+        "llm_filter": filter_meta,
+        "llm_weight_names": list(model.weight_names),
     }
     post = Posterior.from_arrays(spec=spec, inputs=inputs, p=p, hyper=hyper, stats=stats, meta=meta)
     _say(progress, f"populace: fitted in {elapsed:.1f} s")

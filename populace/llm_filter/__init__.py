@@ -1,25 +1,34 @@
 """Plausibility scorers for attribute combinations (the LLM filter of DESIGN.md section 4).
 
-This release defines only the interface the model will use; the scorers (rules-only,
-causal language model, user callables) and their cache come with the filter itself.
-A spec with an ``llm_filter`` block is refused until then.
+A scorer judges combinations of attribute levels; the judgements enter the log-linear
+model as ``eta_c += w * s_c`` with a learned weight ``w >= 0`` (``llm_weight``), so the
+data can overrule them. Rules stay structural zeros. See :mod:`.assemble` for how
+scores become terms, :mod:`.language_model` for the causal-LM scorer, :mod:`.template`
+for prompt templates and :mod:`.cache` for the persistent score cache.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 import numpy as np
+
+from populace.llm_filter.scorers import CallableScorer, FilterOptions, RulesOnlyScorer, register_scorer
 
 
 class PlausibilityScorer(Protocol):
     """Anything that scores combinations of attribute levels.
 
     ``score`` takes combinations as mappings from attribute name to level and returns
-    one log plausibility per combination, each ``<= 0`` and finite.
+    one log plausibility per combination, each ``<= 0`` and finite. Optional attributes:
+    ``cache_id`` (a string; turns on the score cache) and ``ordered`` (True when the
+    order of attributes in a combination matters, as for a language model).
     """
 
-    def score(self, combinations: Sequence[dict[str, str]]) -> np.ndarray:
+    def score(self, combinations: Sequence[Mapping[str, str]]) -> np.ndarray:
         """Log plausibility of each combination."""
         ...
+
+
+__all__ = ["CallableScorer", "FilterOptions", "PlausibilityScorer", "RulesOnlyScorer", "register_scorer"]

@@ -24,6 +24,7 @@ Priors (all effects non-centred, so NUTS sees unit-scale coordinates):
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -47,6 +48,9 @@ LATENT_FLOOR = 1e-3
 DESIGN_LIMIT = 300_000
 # Global scale of area-varying deviations from the national interactions.
 GEOGRAPHY_SCALE = 0.5
+# Prior scale of the plausibility weight: HalfNormal(1) puts a weight of 1 (take the
+# scorer's log odds ratios at face value) within one prior sd, and allows 0 (ignore it).
+LLM_WEIGHT_SCALE = 1.0
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -66,6 +70,16 @@ class LoglinearModel:
     sweeps: int
     effect_term: np.ndarray
     design: np.ndarray | None
+    plausibility: tuple[tuple[tuple[int, ...], np.ndarray], ...] = ()
+    plausibility_names: tuple[str, ...] = ()
+    plausibility_weights: str = "single"
+
+    @property
+    def weight_names(self) -> tuple[str, ...]:
+        """Names of the plausibility weights (``all`` when one weight serves every term)."""
+        if not self.plausibility:
+            return ()
+        return ("all",) if self.plausibility_weights == "single" else self.plausibility_names
 
     @property
     def n_effects(self) -> int:
@@ -109,6 +123,14 @@ class LoglinearModel:
         else:
             scale = jnp.stack([jnp.asarray(x, dtype=z.dtype) for x in scales])[self.effect_term]
             eta = linear_predictor(self, scale * z)
+        if self.plausibility:
+            # The LLM filter: eta += w * s with s <= 0 and a learned weight w >= 0.
+            weight = numpyro.sample(
+                "llm_weight", dist.HalfNormal(LLM_WEIGHT_SCALE).expand([len(self.weight_names)]).to_event(1)
+            )
+            for k, (axes, table) in enumerate(self.plausibility):
+                w = weight[0] if self.plausibility_weights == "single" else weight[k]
+                eta = eta + w * jnp.asarray(table).reshape(_full_shape(self.shape, axes))
         eta = jnp.where(jnp.asarray(self.support), eta, -jnp.inf)
         targets = [(axes, jnp.asarray(target)) for axes, target in self.exact]
         for i, (axes, counts, se) in enumerate(self.se_tables):
@@ -193,13 +215,17 @@ def _margin(p, axes: tuple[int, ...]):  # noqa: ANN001, ANN202 - jax arrays
     return p.sum(axis=drop)
 
 
-def build_loglinear(inputs: Inputs) -> LoglinearModel:
+def build_loglinear(inputs: Inputs, plausibility: Sequence = (), weights: str = "single") -> LoglinearModel:
     """Turn checked inputs into a :class:`LoglinearModel`.
 
     Parameters
     ----------
     inputs
         Output of :func:`populace.data.load_inputs`.
+    plausibility
+        :class:`populace.llm_filter.assemble.PlausibilityTerm` objects (axes on the grid).
+    weights
+        ``single`` (one learned weight) or ``per-pair`` (one per term).
 
     Returns
     -------
@@ -227,6 +253,9 @@ def build_loglinear(inputs: Inputs) -> LoglinearModel:
         sweeps=MAX_SWEEPS,
         effect_term=effect_term,
         design=None,
+        plausibility=tuple((t.axes, np.asarray(t.table, dtype=float)) for t in plausibility),
+        plausibility_names=tuple(t.label for t in plausibility),
+        plausibility_weights=weights,
     )
     if int(np.prod(spec.shape)) * len(effect_term) <= DESIGN_LIMIT:
         model = dataclasses.replace(model, design=design_matrix(model))

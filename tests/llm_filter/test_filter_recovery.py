@@ -1,0 +1,52 @@
+"""The filter on real data with a known truth (acs12): a right scorer helps, a wrong one is overruled.
+
+Real population (``openintro/acs12``), scripted scorers (:mod:`populace.data.acs12`): the
+knowledge scorer says persons under 16 are not employed, married or graduates; the wrong
+scorer calls the commonest real combinations implausible.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import populace as pp
+from populace.data.acs12 import KnowledgeScorer, WrongScorer, acs12_task
+
+pytestmark = pytest.mark.slow
+
+DRAWS, CHAINS, SEED = 500, 2, 0
+
+
+def _mean(post: pp.Posterior) -> np.ndarray:
+    return post.posterior["p"].values.reshape(post.n_samples, -1).mean(axis=0)
+
+
+@pytest.fixture(scope="module")
+def fits() -> dict:
+    task = acs12_task(0.05, SEED)
+    out = {"truth": task.truth.reshape(-1)}
+    for name, scorer in (("none", None), ("knowledge", KnowledgeScorer()), ("wrong", WrongScorer())):
+        out[name] = pp.fit(task.spec, draws=DRAWS, chains=CHAINS, seed=SEED, scorer=scorer, progress=False)
+    return out
+
+
+def _tvd(fits: dict, name: str) -> float:
+    return 0.5 * float(np.abs(_mean(fits[name]) - fits["truth"]).sum())
+
+
+def _empty_mass(fits: dict, name: str) -> float:
+    return float(_mean(fits[name])[fits["truth"] == 0].sum())
+
+
+def test_a_right_scorer_moves_mass_off_empty_cells_and_lowers_tvd(fits: dict) -> None:
+    assert _empty_mass(fits, "knowledge") < 0.7 * _empty_mass(fits, "none")
+    assert _tvd(fits, "knowledge") < _tvd(fits, "none")
+    # the data agree with it: its weight is not shrunk below the prior's mean (0.8)
+    assert float(fits["knowledge"].posterior["llm_weight"].mean()) > 0.8
+
+
+def test_a_wrong_scorer_is_overruled(fits: dict) -> None:
+    weight = fits["wrong"].posterior["llm_weight"].values.ravel()
+    assert weight.mean() < 0.3  # prior mean of HalfNormal(1) is 0.8
+    assert _tvd(fits, "wrong") <= 1.1 * _tvd(fits, "none")
