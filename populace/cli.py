@@ -229,13 +229,21 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
 
     post = load(args.posterior)
     outcome = OutcomeSpec.from_yaml(args.outcome)
-    data = load_outcome_data(outcome, post.spec)
     by = args.by if args.by is not None else list(outcome.by)
     for name in by:
         if name not in post.spec.names:
             raise PopulaceInputError(
                 f"--by names unknown attribute '{name}' (attributes: {', '.join(post.spec.names)})", value=name
             )
+    if outcome.simulator is not None:
+        table = _simulated_forecast(post, outcome, by, args)
+        if args.plot:
+            from populace.plots import forecast_plot
+
+            forecast_plot(table, outcome.levels[0], pathlib.Path(args.plot))
+        _write_table(table, args.out)
+        return EXIT_OK
+    data = load_outcome_data(outcome, post.spec)
     shape = tuple(len(post.spec.attribute(n).levels) for n in data.predictors)
     if not args.quiet:
         print(
@@ -253,6 +261,25 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
         forecast_plot(table, outcome.levels[0], pathlib.Path(args.plot))
     _write_table(table, args.out)
     return EXIT_OK
+
+
+def _simulated_forecast(post: object, outcome: object, by: list[str], args: argparse.Namespace) -> object:
+    """Forecast with the outcome spec's LLM simulator: personas per posterior draw, answered by the model."""
+    from populace.llm_filter.template import load_template
+    from populace.outcomes.llm_simulator import LanguageModelSimulator
+    from populace.outcomes.simulator import simulate_forecast
+
+    block = outcome.simulator
+    base = outcome.base_dir
+    model = block["model"]
+    if not pathlib.Path(model).is_absolute() and (base / model).exists():
+        model = str(base / model)
+    template = load_template(base / block["template"]) if block.get("template") else None
+    simulator = LanguageModelSimulator(model, block["question"], block["answers"], template)
+    used = min(args.draws, post.n_samples)
+    if not args.quiet:
+        print(f"populace: simulating '{outcome.outcome}' with {model} over {used} posterior draws", file=sys.stderr)
+    return simulate_forecast(post, simulator, by, draws=used, seed=args.seed, prob=args.prob)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 import shutil
 
 import matplotlib
 import pytest
+
+from populace.llm_filter.template import load_template
 
 matplotlib.use("Agg")
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -33,3 +36,50 @@ def small_posterior(tmp_path_factory: pytest.TempPathFactory):
     path = tmp_path_factory.mktemp("post") / "posterior.nc"
     post.to_netcdf(path)
     return path
+
+
+# Text the tiny model's word-level vocabulary must cover.
+EXTRA_TEXT = "Question: Could this be a real person? Answer yes or no. Yes No employed retired 16 70"
+
+
+def build_tiny_model(folder: pathlib.Path, texts: list[str]) -> pathlib.Path:
+    """A 1-layer Llama with a word-level tokenizer over the words of ``texts``, in ``folder``."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    words = sorted({w for t in texts for w in re.findall(r"\w+|[^\w\s]", t)})
+    vocab = {w: i for i, w in enumerate(["<unk>", "<s>", "</s>", "<pad>", *words])}
+    tokenizer = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    fast = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>"
+    )
+    config = transformers.LlamaConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=256,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=3,
+    )
+    torch.manual_seed(0)
+    model = transformers.LlamaForCausalLM(config)
+    model.save_pretrained(folder)
+    fast.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """Folder of a tiny random causal LM whose vocabulary covers the built-in template."""
+    template = load_template()
+    texts = [template.preamble, template.question, template.fallback or "", EXTRA_TEXT]
+    for block in template.attributes.values():
+        texts += [block.get("default", ""), *block.get("levels", {}).values()]
+    texts += ["age sex female male marital married widowed 25 18-29"]
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-lm"), texts)

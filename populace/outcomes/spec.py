@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import yaml
@@ -19,6 +21,7 @@ from populace.spec import Spec, TableSource
 
 OUTCOME_KEYS = ("outcome", "levels", "data", "predictors", "by", "simulator")
 DATA_KEYS = ("file", "weight")
+SIMULATOR_KEYS = ("model", "question", "answers", "template")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -31,7 +34,7 @@ class OutcomeSpec:
     weight: str | None = None
     predictors: tuple[str, ...] | None = None
     by: tuple[str, ...] = ()
-    simulator: str | None = None
+    simulator: Mapping[str, Any] | None = None
     base_dir: pathlib.Path = pathlib.Path(".")
     name: str = "outcome"
 
@@ -50,7 +53,8 @@ class OutcomeSpec:
         for key in raw:
             if key not in OUTCOME_KEYS:
                 raise SpecError(f"unknown key '{key}' (allowed: {', '.join(OUTCOME_KEYS)})", file=path.name)
-        for key in ("outcome", "levels", "data"):
+        simulator = _simulator(raw.get("simulator"), path.name)
+        for key in ("outcome", "levels") + (() if simulator else ("data",)):
             if key not in raw:
                 raise SpecError(f"missing key '{key}'", file=path.name)
         levels = raw["levels"]
@@ -58,17 +62,17 @@ class OutcomeSpec:
             raise SpecError("'levels' must list at least two outcome levels", file=path.name)
         if len(set(levels)) != len(levels):
             raise SpecError("'levels' lists a level twice", file=path.name)
-        data = raw["data"]
+        data = raw.get("data", {"file": ""})
         data = {"file": data} if isinstance(data, str) else data
         if not isinstance(data, dict) or "file" not in data:
             raise SpecError("'data' must be {file: ..., weight: ...}", file=path.name)
         for key in data:
             if key not in DATA_KEYS:
                 raise SpecError(f"unknown key '{key}' in data (allowed: {', '.join(DATA_KEYS)})", file=path.name)
-        simulator = raw.get("simulator")
-        if simulator not in (None, "", "null", "~"):
+        if simulator is not None and list(simulator["answers"]) != list(levels):
             raise SpecError(
-                f"simulator '{simulator}' is not available in this version; use null (a regression)", file=path.name
+                f"simulator.answers must give an answer text for each level, in order: {', '.join(levels)}",
+                file=path.name,
             )
         return cls(
             outcome=raw["outcome"],
@@ -77,9 +81,27 @@ class OutcomeSpec:
             weight=data.get("weight") or None,
             predictors=None if raw.get("predictors") in (None, "", "null") else tuple(_list(raw["predictors"])),
             by=tuple(_list(raw.get("by") or [])),
+            simulator=simulator,
             base_dir=path.resolve().parent,
             name=path.name,
         )
+
+
+def _simulator(block: object, name: str) -> dict[str, Any] | None:
+    """The ``simulator`` block: a causal LM answering as each persona (None: the regression)."""
+    if block in (None, "", "null", "~"):
+        return None
+    if not isinstance(block, dict):
+        raise SpecError("'simulator' must be null or {model, question, answers[, template]}", file=name)
+    for key in block:
+        if key not in SIMULATOR_KEYS:
+            raise SpecError(f"unknown key '{key}' in simulator (allowed: {', '.join(SIMULATOR_KEYS)})", file=name)
+    for key in ("question", "answers"):
+        if key not in block:
+            raise SpecError(f"simulator needs '{key}'", file=name)
+    if not isinstance(block["answers"], dict):
+        raise SpecError("simulator.answers must map each outcome level to its answer text", file=name)
+    return {"model": block.get("model", "gemma3-270m"), **block}
 
 
 def _list(value: object) -> list[str]:
