@@ -461,7 +461,7 @@ def _speed(results: dict[str, Any]) -> str:
                 _int(fit_row.get("peak_mib")),
                 f"< {FIT_TARGET_S:.0f} s (fit)",
                 f"TVD {_num(fit_row.get('tvd'))}, cov 90 {_pct(fit_row.get('coverage_90'))}; "
-                f"{_diagnostics(fit_row) or fit_row.get('note', '')}",
+                + "; ".join(x for x in (_diagnostics(fit_row), fit_row.get("note", "")) if x),
             ]
         )
     personas = speed.get("personas")
