@@ -23,7 +23,6 @@ Run: ``python benchmarks/filter_acs12.py [--quick]``; writes
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 import sys
 import tempfile
@@ -176,13 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--report", type=pathlib.Path, help="rewrite the section from a saved results JSON")
     args = parser.parse_args(argv)
-    if args.report:
-        results = json.loads(args.report.read_text(encoding="utf-8"))
-    else:
-        results = run(args.quick, args.models)
-        report.write_atomic(RESULTS, json.dumps(results, indent=1) + "\n")
-    report.write_section(PAGE, SECTION, render(results))
-    return 0
+    return report.section_main(args.report, lambda: run(args.quick, args.models), RESULTS, PAGE, SECTION, render)
 
 
 if __name__ == "__main__":

@@ -698,3 +698,18 @@ def _plot_coverage(ax: Any, rows: Sequence[dict[str, Any]]) -> None:
     ax.set_ylabel("coverage of the truth (cells with >= 10 persons)")
     ax.set_title("populace interval coverage (lines: nominal)", fontsize=10)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3)
+
+
+def section_main(
+    saved: pathlib.Path | None, run: Any, results_path: pathlib.Path, page: pathlib.Path, name: str, render: Any
+) -> int:
+    """The end of a section script: run (or read ``saved`` results), save them, write the section."""
+    import json
+
+    if saved is not None:
+        results = json.loads(saved.read_text(encoding="utf-8"))
+    else:
+        results = run()
+        write_atomic(results_path, json.dumps(results, indent=1) + "\n")
+    write_section(page, name, render(results))
+    return 0
