@@ -1,8 +1,10 @@
-"""The filter on real data with a known truth (acs12): a right scorer helps, a wrong one is overruled.
+"""The filter on real data with a known truth (acs12): a right scorer is trusted, a wrong one overruled.
 
 Real population (``openintro/acs12``), scripted scorers (:mod:`populace.data.acs12`): the
 knowledge scorer says persons under 16 are not employed, married or graduates; the wrong
-scorer calls the commonest real combinations implausible.
+scorer calls the commonest real combinations implausible. In benchmarks/filter_acs12.py
+the knowledge scorer lowered TVD in 4 of 6 sample draws but raised it in the others
+(up to +16%), so TVD is asserted only for the wrong scorer, as issue 4 asks.
 """
 
 from __future__ import annotations
@@ -39,9 +41,8 @@ def _empty_mass(fits: dict, name: str) -> float:
     return float(_mean(fits[name])[fits["truth"] == 0].sum())
 
 
-def test_a_right_scorer_moves_mass_off_empty_cells_and_lowers_tvd(fits: dict) -> None:
+def test_a_right_scorer_moves_mass_off_empty_cells(fits: dict) -> None:
     assert _empty_mass(fits, "knowledge") < 0.7 * _empty_mass(fits, "none")
-    assert _tvd(fits, "knowledge") < _tvd(fits, "none")
     # the data agree with it: its weight is not shrunk below the prior's mean (0.8)
     assert float(fits["knowledge"].posterior["llm_weight"].mean()) > 0.8
 
