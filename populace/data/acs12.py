@@ -36,7 +36,7 @@ LEVELS = {
 EDUCATION = {"hs or lower": "high_school_or_less", "college": "college", "grad": "graduate"}
 # Sentences for the prompt template of the benchmark (templates are part of the spec).
 TEMPLATE = """\
-version: acs12-v1
+version: acs12-v2
 preamble: "The following describes one person living in the United States."
 question: "Question: Could this be a real person? Answer yes or no.\\nAnswer:"
 attributes:
@@ -51,7 +51,7 @@ attributes:
   employment:
     default: "This person is {level}."
     levels:
-      not_asked: "This person's employment status was not recorded."
+      not_asked: "This person is under 16, so the survey did not ask about work."
       not_in_labor_force: "This person is not in the labor force."
   married:
     levels:
