@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import pathlib
 import sqlite3
 import sys
@@ -108,11 +109,42 @@ def _connect(path: pathlib.Path) -> sqlite3.Connection:
             file=sys.stderr,
         )
     try:
+        _create(path)
         connection = _open(path)
         _initialise(connection)
     except sqlite3.Error as exc:
         raise DataError(f"cannot open the score cache: {exc}", file=str(path)) from None
+    except OSError as exc:
+        raise DataError(f"cannot create the score cache: {exc.strerror or exc}", file=str(path)) from None
     return connection
+
+
+def _create(path: pathlib.Path) -> None:
+    """Put a complete, initialised cache at ``path`` unless a file is there already.
+
+    The database is built under a temporary name and linked into place, so another
+    process never sees a half-written file (which it would take for a corrupt one and
+    set aside while this process was still writing to it).
+    """
+    if path.exists():
+        return
+    part = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        connection = _open(part)
+        try:
+            _initialise(connection)
+        finally:
+            connection.close()
+        try:
+            os.link(part, path)  # fails when another process got there first: use theirs
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links: a plain rename, if still free
+            if not path.exists():
+                os.replace(part, path)
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            part.with_name(part.name + suffix).unlink(missing_ok=True)
 
 
 def _open_existing(path: pathlib.Path) -> sqlite3.Connection | None:
