@@ -29,7 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from populace.data.inputs import Inputs
-from populace.models.projection import MAX_SWEEPS
+from populace.models.projection import MAX_SWEEPS, full_shape
 from populace.models.terms import GEOGRAPHY, INTERACTION, MAIN, Term, model_terms
 
 # Prior scale of main effects (log-share differences between levels); 2 allows levels
@@ -130,7 +130,7 @@ class LoglinearModel:
             )
             for k, (axes, table) in enumerate(self.plausibility):
                 w = weight[0] if self.plausibility_weights == "single" else weight[k]
-                eta = eta + w * jnp.asarray(table).reshape(_full_shape(self.shape, axes))
+                eta = eta + w * jnp.asarray(table).reshape(full_shape(self.shape, axes))
         eta = jnp.where(jnp.asarray(self.support), eta, -jnp.inf)
         targets = [(axes, jnp.asarray(target)) for axes, target in self.exact]
         for i, (axes, counts, se) in enumerate(self.se_tables):
@@ -177,19 +177,12 @@ def _term_blocks(model: LoglinearModel) -> list[tuple[Term, np.ndarray]]:
     return blocks
 
 
-def _full_shape(grid: tuple[int, ...], axes: tuple[int, ...]) -> list[int]:
-    full = [1] * len(grid)
-    for a in axes:
-        full[a] = grid[a]
-    return full
-
-
 def design_matrix(model: LoglinearModel) -> np.ndarray:
     """Dense map from all scaled effects to ``eta`` over the grid, shape (cells, n_effects)."""
     columns = []
     for term, basis in _term_blocks(model):
         n = basis.shape[0]
-        full = np.broadcast_to(basis.reshape([n, *_full_shape(model.shape, term.axes)]), (n, *model.shape))
+        full = np.broadcast_to(basis.reshape([n, *full_shape(model.shape, term.axes)]), (n, *model.shape))
         columns.append(full.reshape(n, -1))
     return np.concatenate(columns, axis=0).T
 
@@ -205,7 +198,7 @@ def linear_predictor(model: LoglinearModel, effects):  # noqa: ANN001, ANN201 - 
     for term, basis in _term_blocks(model):
         n = basis.shape[0]
         effect = jnp.tensordot(effects[start : start + n], jnp.asarray(basis), axes=1)
-        eta = eta + effect.reshape(_full_shape(model.shape, term.axes))
+        eta = eta + effect.reshape(full_shape(model.shape, term.axes))
         start += n
     return eta
 

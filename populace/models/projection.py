@@ -51,21 +51,27 @@ def max_margin_error(p: np.ndarray, targets: Sequence[tuple[tuple[int, ...], np.
 def ipf_jax(p, targets, sweeps: int):  # noqa: ANN001, ANN201 - jax arrays
     """``sweeps`` IPF sweeps in JAX, differentiated by unrolling (the old projection; see :func:`project`)."""
     import jax
-    import jax.numpy as jnp
 
     if not targets or sweeps == 0:
         return p
 
-    def sweep(_, q):
-        for axes, target in targets:
-            drop = _keep_shape(axes, q.ndim)
-            m = q.sum(axis=drop, keepdims=True)
-            t = jnp.expand_dims(target, drop)
-            positive = m > 0
-            q = q * jnp.where(positive, t / jnp.where(positive, m, 1.0), 0.0)
-        return q
+    # the error ``_ipf_sweep`` also returns is unused here, and XLA drops its computation
+    return jax.lax.fori_loop(0, sweeps, lambda _, q: _ipf_sweep(q, targets)[0], p)
 
-    return jax.lax.fori_loop(0, sweeps, sweep, p)
+
+def _ipf_sweep(q, targets):  # noqa: ANN001, ANN202 - jax arrays
+    """One IPF sweep in JAX; returns the result and the largest margin change it made."""
+    import jax.numpy as jnp
+
+    err = jnp.zeros((), q.dtype)
+    for axes, target in targets:
+        drop = _keep_shape(axes, q.ndim)
+        m = q.sum(axis=drop, keepdims=True)
+        t = jnp.expand_dims(target, drop)
+        err = jnp.maximum(err, jnp.max(jnp.abs(m - t)))
+        positive = m > 0
+        q = q * jnp.where(positive, t / jnp.where(positive, m, 1.0), 0.0)
+    return q, err
 
 
 # Ridge added to the projection's Hessian before the solve. The Hessian is singular
@@ -75,13 +81,18 @@ def ipf_jax(p, targets, sweeps: int):  # noqa: ANN001, ANN201 - jax arrays
 RIDGE = 1e-12
 
 
+def full_shape(grid: tuple[int, ...], axes: tuple[int, ...]) -> list[int]:
+    """Shape that broadcasts a table over ``axes`` against the grid (1 on every other axis)."""
+    full = [1] * len(grid)
+    for a in axes:
+        full[a] = grid[a]
+    return full
+
+
 def _cell_index(shape: tuple[int, ...], axes: tuple[int, ...]) -> np.ndarray:
     """For every grid cell, the flat index of its cell in the table over ``axes``."""
-    table = np.arange(int(np.prod([shape[a] for a in axes]))).reshape([shape[a] for a in axes])
-    full = [1] * len(shape)
-    for a in axes:
-        full[a] = shape[a]
-    return np.broadcast_to(table.reshape(full), shape).reshape(-1)
+    table = np.arange(int(np.prod([shape[a] for a in axes])))
+    return np.broadcast_to(table.reshape(full_shape(shape, axes)), shape).reshape(-1)
 
 
 def _ipf_until(p, targets, tol: float, max_sweeps: int):  # noqa: ANN001, ANN202 - jax arrays
@@ -91,14 +102,7 @@ def _ipf_until(p, targets, tol: float, max_sweeps: int):  # noqa: ANN001, ANN202
 
     def sweep(state):  # noqa: ANN001, ANN202
         q, k, _ = state
-        err = jnp.zeros((), q.dtype)
-        for axes, target in targets:
-            drop = _keep_shape(axes, q.ndim)
-            m = q.sum(axis=drop, keepdims=True)
-            t = jnp.expand_dims(target, drop)
-            err = jnp.maximum(err, jnp.max(jnp.abs(m - t)))
-            positive = m > 0
-            q = q * jnp.where(positive, t / jnp.where(positive, m, 1.0), 0.0)
+        q, err = _ipf_sweep(q, targets)
         return q, k + 1, err
 
     def going(state):  # noqa: ANN001, ANN202
