@@ -272,6 +272,7 @@ class LanguageModelScorer:
             _require_transformers(model)
             identity = _locate(model)[1]
         self.cache_id = f"{identity}|{template.key}|{mode}"
+        self._ids: tuple[list[int], list[int], list[int]] | None = None
 
     @property
     def loaded(self) -> LoadedModel:
@@ -281,25 +282,26 @@ class LanguageModelScorer:
         return self._loaded
 
     def _token_ids(self) -> tuple[list[int], list[int], list[int]]:
-        tokenizer = self.loaded.tokenizer
-        return (
-            _prefix_ids(tokenizer, self.template.preamble),
-            _word_ids(tokenizer, YES_WORDS),
-            _word_ids(tokenizer, NO_WORDS),
-        )
+        """Token ids of the preamble, of the yes words and of the no words (tokenized once)."""
+        if self._ids is None:
+            tokenizer = self.loaded.tokenizer
+            self._ids = (
+                _prefix_ids(tokenizer, self.template.preamble),
+                _word_ids(tokenizer, YES_WORDS),
+                _word_ids(tokenizer, NO_WORDS),
+            )
+        return self._ids
 
     def score(self, combinations: Sequence[Mapping[str, str]]) -> np.ndarray:
         """Log plausibility (<= 0) of each combination, in batches of ``BATCH_SIZE``."""
-        out = []
-        for start in range(0, len(combinations), BATCH_SIZE):
-            batch = combinations[start : start + BATCH_SIZE]
-            texts = [self.template.description(c) for c in batch]
-            if self.mode == "contrastive":
-                out.append(self._continuation_logprob(texts))
-            else:
-                questions = [f"{t}\n{self.template.question}" for t in texts]
-                out.append(self._yes_logprob(questions))
-        return np.concatenate(out) if out else np.zeros(0)
+        texts = [self.template.description(c) for c in combinations]
+        if self.mode == "contrastive":
+            return self.loglik(texts)
+        return _batched(self._yes_logprob, [f"{t}\n{self.template.question}" for t in texts])
+
+    def loglik(self, texts: Sequence[str]) -> np.ndarray:
+        """Log-likelihood of each text after the template's preamble, in batches of ``BATCH_SIZE``."""
+        return _batched(self._continuation_logprob, texts)
 
     def _encode(self, texts: Sequence[str]) -> tuple[Any, Any, list[int]]:
         import torch
@@ -354,6 +356,12 @@ class LanguageModelScorer:
         yes = torch.logsumexp(logp[:, yes_ids], dim=-1)
         no = torch.logsumexp(logp[:, no_ids], dim=-1)
         return (yes - torch.logaddexp(yes, no)).numpy()
+
+
+def _batched(function: Any, texts: Sequence[str]) -> np.ndarray:
+    """``function`` applied to ``texts`` in batches of ``BATCH_SIZE``, results joined."""
+    out = [function(texts[start : start + BATCH_SIZE]) for start in range(0, len(texts), BATCH_SIZE)]
+    return np.concatenate(out) if out else np.zeros(0)
 
 
 def _prefix_ids(tokenizer: Any, preamble: str) -> list[int]:

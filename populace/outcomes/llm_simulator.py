@@ -15,7 +15,7 @@ distinct attribute combinations only. No hub: the model loads from disk
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -79,15 +79,10 @@ class LanguageModelSimulator:
             f"{template.description({n: str(row[n]) for n in names})} {self.question}"
             for _, row in personas[names].iterrows()
         ]
-        base = self._loglik(prompts)
-        logp = np.stack([self._loglik([f"{p} {self.answers[k]}" for p in prompts]) - base for k in self.levels], 1)
+        base = self._scorer.loglik(prompts)
+        logp = np.stack(
+            [self._scorer.loglik([f"{p} {self.answers[k]}" for p in prompts]) - base for k in self.levels], 1
+        )
         logp -= logp.max(axis=1, keepdims=True)
         prob = np.exp(logp)
         return prob / prob.sum(axis=1, keepdims=True)
-
-    def _loglik(self, texts: Sequence[str]) -> np.ndarray:
-        """Log-likelihood of each text after the preamble (the scorer's contrastive score of a raw text)."""
-        out = []
-        for start in range(0, len(texts), 16):
-            out.append(self._scorer._continuation_logprob(texts[start : start + 16]))
-        return np.concatenate(out) if out else np.zeros(0)

@@ -24,8 +24,8 @@ def test_probabilities_are_normalised_answer_likelihoods(tiny_model: pathlib.Pat
     np.testing.assert_allclose(prob[0], prob[2])  # same persona, same answer
     # by hand: P(answer | prompt) from two log-likelihoods, normalised over the levels
     prompt = f"{sim._scorer.template.description({'age': '16', 'employment': 'retired'})} {QUESTION}"
-    base = sim._loglik([prompt])[0]
-    logp = np.array([sim._loglik([f"{prompt} {text}"])[0] - base for text in ("Yes", "No No")])
+    base = sim._scorer.loglik([prompt])[0]
+    logp = np.array([sim._scorer.loglik([f"{prompt} {text}"])[0] - base for text in ("Yes", "No No")])
     np.testing.assert_allclose(prob[0], np.exp(logp) / np.exp(logp).sum(), rtol=1e-6)
 
 
