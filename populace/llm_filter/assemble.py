@@ -15,6 +15,7 @@ interrupted run keeps what it had.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -92,23 +93,22 @@ def scored(
     """
     keys = [json.dumps(list(c.items()), ensure_ascii=False) for c in combinations]
     cache_id = getattr(scorer, "cache_id", None)
-    found: dict[str, float] = {}
-    if cache is not None and cache_id is not None:
-        with open_cache(cache) as store:
-            found = store.get(cache_id, "scores", keys)
-    todo = [i for i, k in enumerate(keys) if k not in found]
-    if todo:
-        bar = _progress(len(todo), what, progress)
-        for start in range(0, len(todo), SCORE_BATCH):
-            chunk = todo[start : start + SCORE_BATCH]
-            values = _checked(scorer, [combinations[i] for i in chunk])
-            batch = {keys[i]: float(v) for i, v in zip(chunk, values)}
-            if cache is not None and cache_id is not None:
-                with open_cache(cache) as store:
+    use_cache = cache is not None and cache_id is not None
+    # one connection for the whole scoring (opening one checks the file); one transaction per batch
+    with open_cache(cache) if use_cache else contextlib.nullcontext() as store:
+        found: dict[str, float] = store.get(cache_id, "scores", keys) if use_cache else {}
+        todo = [i for i, k in enumerate(keys) if k not in found]
+        if todo:
+            bar = _progress(len(todo), what, progress)
+            for start in range(0, len(todo), SCORE_BATCH):
+                chunk = todo[start : start + SCORE_BATCH]
+                values = _checked(scorer, [combinations[i] for i in chunk])
+                batch = {keys[i]: float(v) for i, v in zip(chunk, values)}
+                if use_cache:
                     store.put(cache_id, "scores", batch)
-            found.update(batch)
-            bar.update(len(chunk))
-        bar.close()
+                found.update(batch)
+                bar.update(len(chunk))
+            bar.close()
     return np.array([found[k] for k in keys])
 
 
