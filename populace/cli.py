@@ -265,15 +265,14 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
 
 def _simulated_forecast(post: object, outcome: object, by: list[str], args: argparse.Namespace) -> object:
     """Forecast with the outcome spec's LLM simulator: personas per posterior draw, answered by the model."""
+    from populace.llm_filter.language_model import resolve_model
     from populace.llm_filter.template import load_template
     from populace.outcomes.llm_simulator import LanguageModelSimulator
     from populace.outcomes.simulator import simulate_forecast
 
     block = outcome.simulator
     base = outcome.base_dir
-    model = block["model"]
-    if not pathlib.Path(model).is_absolute() and (base / model).exists():
-        model = str(base / model)
+    model = resolve_model(block["model"], base)
     template = load_template(base / block["template"]) if block.get("template") else None
     simulator = LanguageModelSimulator(model, block["question"], block["answers"], template)
     used = min(args.draws, post.n_samples)

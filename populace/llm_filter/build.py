@@ -31,11 +31,11 @@ def build_scorer(
     if options.scorer == "rules-only":
         return RulesOnlyScorer()
     if options.scorer == "causal-lm":
-        from populace.llm_filter.language_model import PACKAGED_MODELS, LanguageModelScorer
+        from populace.llm_filter.language_model import LanguageModelScorer, resolve_model
 
         template = load_template(None if options.template is None else _resolve(base_dir, options.template))
         template.check_covers(attributes)
-        model = options.model if options.model in PACKAGED_MODELS else str(_resolve(base_dir, options.model))
+        model = resolve_model(options.model, base_dir)
         return LanguageModelScorer(model, template, options.mode, progress=progress)
     factory = registered(options.scorer)
     if factory is None:

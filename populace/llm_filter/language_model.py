@@ -67,6 +67,14 @@ class LoadedModel:
     identity: str
 
 
+def resolve_model(name: str, base_dir: pathlib.Path) -> str:
+    """A packaged model's name as it is; a path relative to ``base_dir`` (the spec's folder)."""
+    if name in PACKAGED_MODELS:
+        return name
+    path = pathlib.Path(name).expanduser()
+    return str(path if path.is_absolute() else base_dir / path)
+
+
 def load_language_model(name: str, *, progress: bool = True) -> LoadedModel:
     """Load a causal LM by package name, GGUF file or transformers directory.
 
