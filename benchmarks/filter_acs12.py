@@ -33,9 +33,12 @@ from typing import Any
 import numpy as np
 import report
 
+from populace import baselines
 from populace.data.acs12 import TEMPLATE, KnowledgeScorer, WrongScorer, acs12_task
+from populace.data.inputs import load_inputs
 from populace.demo import recovery_metrics
 from populace.inference.fit import fit
+from populace.llm_filter.build import spec_terms
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "filter_acs12.json"
@@ -52,7 +55,7 @@ def metrics(post: Any, truth: np.ndarray) -> dict[str, Any]:
     mean = draws.mean(axis=0)
     empty = truth.reshape(-1) == 0
     row = {
-        "tvd": float(0.5 * np.abs(mean - truth.reshape(-1)).sum()),
+        "tvd": baselines.tvd(mean, truth.reshape(-1)),
         "empty_mass": float(mean[empty].sum()),
         "truth_empty_cells": int(empty.sum()),
         "fit_seconds": post.fit_info["fit_seconds"],
@@ -80,9 +83,6 @@ def run(quick: bool, models: Sequence[str]) -> dict[str, Any]:
     for model in models:
         block = {"model": model, "template": str(template), "cache": str(cache)}
         task = acs12_task(0.02, 0, llm_filter=block)
-        from populace.data.inputs import load_inputs
-        from populace.llm_filter.build import spec_terms
-
         start = time.perf_counter()
         terms, _ = spec_terms(task.spec, load_inputs(task.spec), progress=False)
         first = time.perf_counter() - start

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import populace as pp
+from populace.baselines import tvd
 from populace.data.acs12 import KnowledgeScorer, WrongScorer, acs12_task
 
 pytestmark = pytest.mark.slow
@@ -34,7 +35,7 @@ def fits() -> dict:
 
 
 def _tvd(fits: dict, name: str) -> float:
-    return 0.5 * float(np.abs(_mean(fits[name]) - fits["truth"]).sum())
+    return tvd(_mean(fits[name]), fits["truth"])
 
 
 def _empty_mass(fits: dict, name: str) -> float:
