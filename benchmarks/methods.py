@@ -2,8 +2,10 @@
 
 Every method returns a *row*: a JSON-ready dict with ``method`` (display name),
 ``family`` (``populace`` or ``baseline``), the point scores of
-:func:`metrics.point_scores`, and where they apply ``coverage_90``, ``coverage_50``,
-``width_90`` (persons), ``fit_seconds``, ``process_seconds``, ``peak_mib``,
+:func:`metrics.point_scores`, and where they apply the interval scores of
+:func:`metrics.interval_scores` (``coverage_90``, ``coverage_50``, ``width_90`` in
+persons: populace's posterior intervals, or bootstrap intervals of the baselines that use
+the sample), ``fit_seconds``, ``bootstrap_seconds``, ``process_seconds``, ``peak_mib``,
 ``diagnostics`` and ``note``.
 
 populace is fitted in a fresh Python process per fit, so that JAX is configured for
@@ -18,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import functools
 import hashlib
 import io
 import json
@@ -30,7 +33,7 @@ import time
 from typing import Any
 
 import numpy as np
-from metrics import point_scores
+from metrics import interval_scores, point_scores
 from tasks import Task, build_task
 
 from populace import baselines
@@ -44,6 +47,8 @@ PACKAGE_PSEUDO_COUNT = 0.5
 # ipfn's stopping rule: relative change of the margins; tight enough to match our IPF.
 IPFN_CONVERGENCE = 1e-10
 IPFN_MAX_ITERATION = 1000
+# Seed of the bootstrap resamples of the baselines (the same resamples for each of them).
+BOOTSTRAP_SEED = 0
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -129,7 +134,6 @@ def fit_and_score(request: FitRequest) -> dict[str, Any]:
         The row, with NUTS diagnostics, the digest of the populace source it ran
         (read before fitting), when it finished, and ``peak_mib`` read last.
     """
-    from populace.demo import recovery_metrics
     from populace.inference.diagnostics import convergence
     from populace.inference.fit import fit
 
@@ -143,11 +147,7 @@ def fit_and_score(request: FitRequest) -> dict[str, Any]:
     draws = post.posterior["p"].values.reshape(post.n_samples, -1)
     row: dict[str, Any] = {"method": request.label, "family": "populace"}
     row |= point_scores(draws.mean(axis=0), task.truth, post.population, task.given_axes)
-    for mass in (0.9, 0.5):
-        scored = recovery_metrics(post, task.truth, prob=mass)
-        row[f"coverage_{round(mass * 100)}"] = scored["coverage"]
-        row[f"width_{round(mass * 100)}"] = scored["mean_width"] * post.population
-        row["cells_scored"] = scored["cells_scored"]
+    row |= interval_scores(draws, task.truth, post.population)
     row["fit_seconds"] = post.fit_info["fit_seconds"]
     row |= _diagnostics(post, convergence(post))
     row["populace_source"] = source
@@ -196,23 +196,55 @@ def populace_source_changes(since: float, until: float) -> list[dict[str, str]]:
 # ----------------------------------------------------------------------------- baselines
 
 
-def baseline_rows(task: Task) -> list[dict[str, Any]]:
+def baseline_rows(
+    task: Task, *, seed: int = BOOTSTRAP_SEED, replicates: int = baselines.BOOTSTRAP_REPLICATES
+) -> list[dict[str, Any]]:
     """Every point baseline on the task's inputs, scored.
 
     IPF is run with each of :data:`populace.baselines.PSEUDO_COUNTS`, and the best of
     them (chosen with the truth, which a user would not have) is repeated as its own row.
+    IPF and the weighted sample get bootstrap intervals (:func:`populace.baselines.bootstrap`),
+    scored as populace's are; independence ignores the sample, so it has none.
+
+    Parameters
+    ----------
+    task
+        The task.
+    seed
+        Seed of the bootstrap resamples.
+    replicates
+        Bootstrap resamples per method.
     """
     inputs = load_inputs(task.spec)
+    boot = functools.partial(_bootstrapped, task, inputs, seed=seed, replicates=replicates)
     rows = []
-    ipf_rows = [_timed(task, f"IPF, sample + {pc:g}", baselines.ipf, inputs, pc) for pc in baselines.PSEUDO_COUNTS]
+    ipf_rows = [
+        boot(f"IPF, sample + {pc:g}", functools.partial(baselines.ipf, pseudo_count=pc))
+        for pc in baselines.PSEUDO_COUNTS
+    ]
     rows += ipf_rows
     best = min(ipf_rows, key=lambda r: r["tvd"])
-    rows.append(best | {"method": "IPF, best pseudo-count", "note": f"{best['method']} (picked with the truth)"})
+    note = f"{best['method']} (picked with the truth); {best['note']}"
+    rows.append(best | {"method": "IPF, best pseudo-count", "note": note})
     rows.append(_ipfn_row(task, inputs))
     rows.append(_qisi_row(task, inputs))
-    rows.append(_timed(task, "independence (IPF, flat seed)", baselines.independence, inputs))
-    rows.append(_timed(task, "weighted sample alone", baselines.weighted_sample, inputs))
+    independence = _timed(task, "independence (IPF, flat seed)", baselines.independence, inputs)
+    rows.append(independence | {"note": "no interval: it ignores the sample, so a bootstrap cannot move it"})
+    rows.append(boot("weighted sample alone", baselines.weighted_sample))
     return rows
+
+
+def _bootstrapped(
+    task: Task, inputs: Inputs, name: str, estimator: Any, *, seed: int, replicates: int
+) -> dict[str, Any]:
+    """A baseline's row with the scores of its bootstrap intervals."""
+    row = _timed(task, name, estimator, inputs)
+    start = time.perf_counter()
+    draws = baselines.bootstrap(estimator, inputs, seed=seed, replicates=replicates)
+    row |= interval_scores(draws, task.truth, inputs.population)
+    row["bootstrap_seconds"] = time.perf_counter() - start
+    row["note"] = f"intervals: bootstrap, B={replicates}, seed {seed} ({row['bootstrap_seconds']:.1f} s)"
+    return row
 
 
 def _timed(task: Task, name: str, estimator: Any, *args: Any) -> dict[str, Any]:

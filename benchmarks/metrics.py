@@ -1,9 +1,10 @@
 """How a recovered joint is scored against the truth.
 
-Point scores apply to any estimate of the joint (shares over the grid). populace's
-intervals are scored by :func:`populace.demo.recovery_metrics`, as ``populace demo``
-scores them: equal-tailed intervals, on cells holding at least
-:data:`populace.demo.MIN_CELL_PERSONS` persons.
+Point scores apply to any estimate of the joint (shares over the grid). Intervals are
+scored from draws of the joint (populace's posterior draws, or bootstrap replicates of a
+baseline) by :func:`populace.demo.interval_metrics`, as ``populace demo`` scores them:
+equal-tailed intervals, on cells holding at least :data:`populace.demo.MIN_CELL_PERSONS`
+persons.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from populace.baselines import tvd
+from populace.demo import interval_metrics
 
 # Credible masses scored: the contract's default 90% interval, and 50% as a second
 # point on the calibration curve.
@@ -94,3 +96,29 @@ def point_scores(
         "pair_tvd": unpublished_pair_tvd(estimate, truth, given_axes),
         "empty_mass": empty_cell_mass(estimate, truth),
     }
+
+
+def interval_scores(draws: np.ndarray, truth: np.ndarray, population: float) -> dict[str, float]:
+    """Coverage and width of the intervals of every mass in :data:`INTERVAL_MASSES`.
+
+    Parameters
+    ----------
+    draws
+        Draws of the joint shares, shape ``(n, *grid)``: posterior draws or bootstrap replicates.
+    truth
+        True joint shares over the grid.
+    population
+        Persons in the population (widths are given in persons).
+
+    Returns
+    -------
+    dict
+        ``coverage_90``, ``width_90``, ``coverage_50``, ``width_50`` and ``cells_scored``.
+    """
+    row: dict[str, float] = {}
+    for mass in INTERVAL_MASSES:
+        scored = interval_metrics(draws, truth, population, prob=mass)
+        row[f"coverage_{round(mass * 100)}"] = scored["coverage"]
+        row[f"width_{round(mass * 100)}"] = scored["mean_width"] * population
+        row["cells_scored"] = scored["cells_scored"]
+    return row

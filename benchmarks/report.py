@@ -26,6 +26,12 @@ PERSONAS_TARGET_S = 5.0
 VERSION_PACKAGES = ("populace", "jax", "jaxlib", "numpyro", "blackjax", "numpy", "pandas", "ipfn", "humanleague")
 # Mode of every file written (the page, results, figures are meant to be read by anyone).
 FILE_MODE = 0o644
+# Baselines whose bootstrap coverage is plotted beside populace's (the others are in the
+# tables), with their labels in the figure.
+COVERAGE_PLOT_BASELINES = {
+    "IPF, best pseudo-count": "best IPF\n(bootstrap)",
+    "weighted sample alone": "weighted sample\n(bootstrap)",
+}
 # A section that another script keeps in the page: <!-- NAME:start --> ... <!-- NAME:end -->.
 SECTION_PATTERN = re.compile(r"<!-- ([\w.-]+):start -->.*?<!-- \1:end -->\n?", re.DOTALL)
 
@@ -198,9 +204,14 @@ def _data(results: dict[str, Any]) -> str:
         "cells that hold nobody in the truth. For populace the point estimate is the posterior mean, and "
         "**cov 90 / cov 50** are the shares of cells with at least 10 persons whose equal-tailed 90% / 50% "
         "interval holds the truth (`populace.demo.recovery_metrics`); **width 90** is the mean 90% "
-        "interval width on those cells, in persons. **fit s** is populace's own `fit_seconds` (compile and "
-        "sampling or optimisation) or a baseline's compute time; **process s** is the wall time of the "
-        "whole child process that fits (start-up, JAX import, building the task, fitting, scoring); "
+        "interval width on those cells, in persons. IPF and the weighted sample get bootstrap percentile "
+        "intervals, scored the same way (`populace.demo.interval_metrics`): the sample's rows are resampled "
+        "with replacement, keeping their weights, the method is rerun on each resample, and the interval is "
+        "the equal-tailed quantiles of the reruns (B and seed in the notes); the published tables stay fixed. "
+        "Independence ignores the sample, so it has no interval. **fit s** is populace's own `fit_seconds` "
+        "(compile and sampling or optimisation) or a baseline's compute time (without its bootstrap); "
+        "**process s** is the wall time of the whole child process that fits (start-up, JAX import, building "
+        "the task, fitting, scoring); "
         "**peak MiB** is that process's `resource.getrusage(RUSAGE_SELF).ru_maxrss`, read by the child "
         "just before it exits."
     )
@@ -416,7 +427,7 @@ def _caveats(results: dict[str, Any]) -> str:
 
 def _summary(results: dict[str, Any]) -> str:
     header = ["task", "populace nuts TVD", "best IPF TVD", "independence TVD", "nuts cov 90", "nuts cov 50"]
-    header += ["advi cov 90", "pathfinder cov 90", "nuts fit s"]
+    header += ["best IPF boot cov 90", "advi cov 90", "pathfinder cov 90", "nuts fit s"]
     rows = []
     for t in results["tasks"]:
         nuts, advi, path = (_row(t["rows"], f"populace {m}") for m in ("nuts", "advi", "pathfinder"))
@@ -429,6 +440,7 @@ def _summary(results: dict[str, Any]) -> str:
                 _num(ind and ind.get("tvd")),
                 _pct(nuts and nuts.get("coverage_90")),
                 _pct(nuts and nuts.get("coverage_50")),
+                _pct(best and best.get("coverage_90")),
                 _pct(advi and advi.get("coverage_90")),
                 _pct(path and path.get("coverage_90")),
                 _num(nuts and nuts.get("fit_seconds"), 0),
@@ -532,7 +544,11 @@ def _method_notes() -> str:
         "published table exactly, seeded with the sample + 0.5 (humanleague's `qisi`; `se` tables taken as "
         "exact integer tables, which they are here).\n"
         "- independence: IPF from a flat seed, the maximum-entropy joint that meets the tables "
-        "(`populace.baselines.independence`); weighted sample alone: the sample's weighted cell shares."
+        "(`populace.baselines.independence`); weighted sample alone: the sample's weighted cell shares.\n"
+        "- Bootstrap intervals of IPF and the weighted sample (`populace.baselines.bootstrap`): the spread "
+        "of the method over resamples of the sample's rows, the tables held fixed. They show sampling "
+        "noise only: not the bias of the method, nor the uncertainty of `se` tables, which the baselines "
+        "take at face value; so their coverage says how far a user could trust them as error bars."
     )
 
 
@@ -673,7 +689,7 @@ def plot_task(task: dict[str, Any], path: pathlib.Path) -> None:
         left.text(v, y, f" {v:.3f}", va="center", fontsize=8)
     left.set_xlabel("TVD of the full joint (lower is better)")
     left.set_xlim(0, max(values) * 1.2)
-    _plot_coverage(right, [r for r in scored if r.get("coverage_90") is not None])
+    _plot_coverage(right, [r for r in scored if r.get("coverage_90") is not None and _in_coverage_plot(r)])
     fig.suptitle(task["title"])
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -681,12 +697,20 @@ def plot_task(task: dict[str, Any], path: pathlib.Path) -> None:
     plt.close(fig)
 
 
+def _in_coverage_plot(row: dict[str, Any]) -> bool:
+    """populace's rows, and the two baselines the Summary gives intervals for."""
+    return row["family"] == "populace" or row["method"] in COVERAGE_PLOT_BASELINES
+
+
 def _plot_coverage(ax: Any, rows: Sequence[dict[str, Any]]) -> None:
     ax.axhspan(*COVERAGE_TARGET, color="tab:green", alpha=0.15, label="target for 90% intervals")
     ax.axhline(0.9, color="tab:green", lw=1)
     ax.axhline(0.5, color="tab:orange", lw=1)
     width = 0.3
-    labels = [r["method"].replace("populace ", "").replace(" (", "\n(") for r in rows]
+    labels = [
+        COVERAGE_PLOT_BASELINES.get(r["method"]) or r["method"].replace("populace ", "").replace(" (", "\n(")
+        for r in rows
+    ]
     for i, r in enumerate(rows):
         ax.bar(i - width / 2, r["coverage_90"], width, color="tab:green", label="90% interval" if i == 0 else None)
         ax.bar(i + width / 2, r["coverage_50"], width, color="tab:orange", label="50% interval" if i == 0 else None)
@@ -696,7 +720,7 @@ def _plot_coverage(ax: Any, rows: Sequence[dict[str, Any]]) -> None:
     ax.set_xlim(-0.6, len(rows) - 0.4)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("coverage of the truth (cells with >= 10 persons)")
-    ax.set_title("populace interval coverage (lines: nominal)", fontsize=10)
+    ax.set_title("interval coverage (baselines: bootstrap; lines: nominal)", fontsize=10)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3)
 
 

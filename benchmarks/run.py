@@ -200,7 +200,7 @@ def run_task(spec: tuple[str, str, float], mode: Mode, save: pathlib.Path | None
         rows.append(row)
     rows += methods.baseline_rows(task)
     best = next(r for r in rows if r["method"] == "IPF, best pseudo-count")
-    _say(f"  baselines: best IPF TVD {best['tvd']:.3f} ({best['note']})")
+    _say(f"  baselines: best IPF TVD {best['tvd']:.3f}, bootstrap cov90 {best['coverage_90']:.2f} ({best['note']})")
     summary["rows"] = rows
     return summary
 

@@ -68,9 +68,11 @@ class Sample:
     n_effective: float
     weight_total: float
     # Per kept row: its 1-based row in the file and its level code on every axis (-1 where
-    # not observed), so an impossible person can be reported by row.
+    # not observed), so an impossible person can be reported by row; and its weight as
+    # given in the file, so that rows can be resampled (:func:`take_rows`).
     row_numbers: np.ndarray | None = None
     row_cells: np.ndarray | None = None
+    row_weights: np.ndarray | None = None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -313,9 +315,7 @@ def _sample(spec: Spec, name: str, frame: pd.DataFrame, weight: str | None) -> S
     row_numbers = np.flatnonzero(keep) + 1
     if len(weights) == 0:
         raise DataError("has no rows with an observed attribute and a positive weight", file=name)
-    # Kish's effective sample size: weights carry no more evidence than this many persons.
-    n_effective = float(weights.sum() ** 2 / (weights**2).sum())
-    scaled = weights * n_effective / weights.sum()
+    n_effective, scaled = _kish_scaled(weights)
     axes_of = [spec.names.index(c) for c in columns]
     row_cells = np.full((len(weights), len(spec.shape)), -1, dtype=np.int64)
     row_cells[:, axes_of] = codes
@@ -340,6 +340,74 @@ def _sample(spec: Spec, name: str, frame: pd.DataFrame, weight: str | None) -> S
         weight_total=float(weights.sum()),
         row_numbers=row_numbers,
         row_cells=row_cells,
+        row_weights=weights,
+    )
+
+
+def _kish_scaled(weights: np.ndarray) -> tuple[float, np.ndarray]:
+    """Kish's effective sample size, and the weights rescaled to add up to it.
+
+    Weights carry no more evidence than this many persons (Kish 1965, *Survey Sampling*).
+    """
+    n_effective = float(weights.sum() ** 2 / (weights**2).sum())
+    return n_effective, weights * n_effective / weights.sum()
+
+
+def take_rows(sample: Sample, rows: np.ndarray, shape: tuple[int, ...]) -> Sample:
+    """The sample made of some of its rows, weighted and grouped as :func:`load_inputs` does.
+
+    Parameters
+    ----------
+    sample
+        A sample read by :func:`load_inputs` (it keeps its rows).
+    rows
+        Indices into the sample's kept rows; repeats are allowed (a bootstrap resample).
+    shape
+        The spec's grid shape.
+
+    Returns
+    -------
+    Sample
+        The rows keep their weights; weights are rescaled to the new Kish effective size
+        and rows grouped by the attributes they observe, as if the file held just these rows.
+
+    Raises
+    ------
+    ValueError
+        When the sample does not keep its rows, or ``rows`` is empty.
+
+    Examples
+    --------
+    >>> import populace as pp  # doctest: +SKIP
+    >>> inputs = load_inputs(pp.Spec.from_yaml("spec.yaml"))  # doctest: +SKIP
+    >>> rng = np.random.default_rng(0)  # doctest: +SKIP
+    >>> rows = rng.integers(inputs.sample.n_rows, size=inputs.sample.n_rows)  # doctest: +SKIP
+    >>> replicate = take_rows(inputs.sample, rows, inputs.spec.shape)  # doctest: +SKIP
+    """
+    if sample.row_cells is None or sample.row_weights is None or sample.row_numbers is None:
+        raise ValueError("the sample does not keep its rows; read it with load_inputs")
+    rows = np.asarray(rows, dtype=np.int64)
+    if rows.size == 0:
+        raise ValueError("no rows to take")
+    cells, weights = sample.row_cells[rows], sample.row_weights[rows]
+    n_effective, scaled = _kish_scaled(weights)
+    observed = cells >= 0
+    patterns = []
+    for pattern in sorted({tuple(r) for r in observed.tolist()}, reverse=True):
+        hit = (observed == np.array(pattern)).all(axis=1)
+        axes = tuple(int(a) for a in np.flatnonzero(pattern))
+        dense = np.zeros(tuple(shape[a] for a in axes))
+        np.add.at(dense, tuple(cells[hit][:, a] for a in axes), scaled[hit])
+        patterns.append((axes, dense))
+    return dataclasses.replace(
+        sample,
+        patterns=tuple(patterns),
+        n_rows=int(rows.size),
+        n_effective=n_effective,
+        weight_total=float(weights.sum()),
+        row_numbers=sample.row_numbers[rows],
+        row_cells=cells,
+        row_weights=weights,
     )
 
 
