@@ -103,7 +103,8 @@ def acs12_task(fraction: float, seed: int, *, llm_filter: dict[str, str] | None 
     Parameters
     ----------
     fraction
-        Share of persons in the sample (at least one person is drawn).
+        Share of persons in the sample (at least one person is drawn); 0: no sample,
+        the one-way tables alone.
     seed
         Seed of the sample.
     llm_filter
@@ -116,16 +117,19 @@ def acs12_task(fraction: float, seed: int, *, llm_filter: dict[str, str] | None 
         counts = people[name].value_counts().reindex(list(levels), fill_value=0)
         text = counts.rename("count").rename_axis(name).reset_index().to_csv(index=False, lineterminator="\n")
         marginals.append(TableSource(file=f"{name}.csv", text=text))
-    rng = np.random.default_rng(seed)
-    size = max(1, round(fraction * len(people)))
-    sample = people.iloc[rng.choice(len(people), size=size, replace=False)].copy()
-    sample["weight"] = len(people) / size
-    buffer = io.StringIO()
-    sample.to_csv(buffer, index=False, lineterminator="\n")
+    size, microdata = 0, None
+    if fraction > 0:
+        rng = np.random.default_rng(seed)
+        size = max(1, round(fraction * len(people)))
+        sample = people.iloc[rng.choice(len(people), size=size, replace=False)].copy()
+        sample["weight"] = len(people) / size
+        buffer = io.StringIO()
+        sample.to_csv(buffer, index=False, lineterminator="\n")
+        microdata = Microdata(source=TableSource(file="sample.csv", text=buffer.getvalue()), weight="weight")
     spec = Spec(
         attributes=attributes,
         marginals=tuple(marginals),
-        microdata=Microdata(source=TableSource(file="sample.csv", text=buffer.getvalue()), weight="weight"),
+        microdata=microdata,
         llm_filter=llm_filter,
         name=f"acs12-{fraction:g}",
     )
