@@ -380,6 +380,15 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     group.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=pathlib.Path, help="markdown page to write (default: by mode)")
+    parser.add_argument(
+        "--extra",
+        nargs="*",
+        choices=FULL_EXTRA_SCRIPTS,
+        default=list(FULL_EXTRA_SCRIPTS),
+        metavar="SCRIPT",
+        help=f"with --full: the scripts to run after the tasks (default: all of {', '.join(FULL_EXTRA_SCRIPTS)}; "
+        "none: give the option alone)",
+    )
     return parser.parse_args(argv)
 
 
@@ -400,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = run_mode(mode)
     write_report(results, args.out or mode.page, mode.figures)
     _say(f"done in {results['total_seconds'] / 60:.1f} min")
-    return run_extra_scripts() if mode.name == "full" else 0
+    return run_extra_scripts(args.extra) if mode.name == "full" else 0
 
 
 if __name__ == "__main__":
