@@ -88,9 +88,6 @@ BUDGET_MIN, QUICK_BUDGET_MIN = 20.0, 6.0
 FIT_TIMEOUT_S = 720
 # A fit is started only with at least this much of the budget left (and gets at least this).
 MIN_FIT_S = 60.0
-# Draws per path point with which BlackJAX's Pathfinder estimates the ELBO (its default,
-# which populace does not change).
-PATHFINDER_ELBO_SAMPLES = 200
 PROFILE_TIMEOUT_S = 300
 # Address-space cap of every child (virtual memory; JAX alone maps ~3.5 GiB).
 MEMORY_CAP_GIB = 12.0
@@ -927,16 +924,20 @@ def _fit_row(results: dict[str, Any], method: str, cells: int) -> dict[str, Any]
     return next((r for r in results["fits"] if r["method"] == method and r["cells"] == cells), None)
 
 
-def pathfinder_batch_gib(cells: int) -> float:
-    """GiB of one array of the batch in which Pathfinder scores its whole path.
+def pathfinder_batch_gib(cells: int, *, whole_path: bool = False) -> float:
+    """GiB of one float64 intermediate of the log density in one batch of Pathfinder's ELBO draws.
 
-    ``blackjax.vi.pathfinder.approximate`` estimates the ELBO at each of the
-    ``maxiter + 1`` path points with ``num_samples`` draws in one vmapped call, so every
-    intermediate of the log density exists ``(maxiter + 1) * num_samples`` times.
+    ``populace.inference.pathfinder.approximate`` scores the path points one at a time
+    and each point's draws in vmapped batches of ``elbo_batch_size(cells)`` draws, so every
+    intermediate of the log density exists that many times, whatever the path length.
+    ``whole_path=True`` gives the figure for ``blackjax.vi.pathfinder.approximate`` (used
+    before), which scores all ``maxiter + 1`` points' draws in one batch.
     """
     from populace.inference.fit import PATHFINDER_MAXITER
+    from populace.inference.pathfinder import ELBO_DRAWS, elbo_batch_size
 
-    return (PATHFINDER_MAXITER + 1) * PATHFINDER_ELBO_SAMPLES * cells * 8 / 2**30
+    draws = (PATHFINDER_MAXITER + 1) * ELBO_DRAWS if whole_path else elbo_batch_size(cells)
+    return draws * cells * 8 / 2**30
 
 
 def _projection_remedy(cells: int, p: dict[str, Any]) -> str:
@@ -967,6 +968,31 @@ def _projection_remedy(cells: int, p: dict[str, Any]) -> str:
     )
 
 
+def _pathfinder_memory_text(first_failed: int | None) -> str:
+    from populace.inference.fit import PATHFINDER_MAXITER
+    from populace.inference.pathfinder import ELBO_DRAWS, elbo_batch_size
+
+    return (
+        f"- **Pathfinder's memory.** BlackJAX's `approximate` scores all {PATHFINDER_MAXITER + 1} path points "
+        f"(`PATHFINDER_MAXITER` = {PATHFINDER_MAXITER}) with {ELBO_DRAWS} draws each in one vmapped batch: "
+        f"every intermediate of the log density exists {PATHFINDER_MAXITER + 1:,} x {ELBO_DRAWS} times, "
+        f"{pathfinder_batch_gib(10_000, whole_path=True):.1f} GiB per array at 10,000 cells and "
+        f"{pathfinder_batch_gib(100_000, whole_path=True):.0f} GiB at 100,000"
+        + (
+            f" (it failed at {first_failed:,} cells here, out of memory under the cap, before the change below)"
+            if first_failed
+            else ""
+        )
+        + ". **Done since**: `populace.inference.pathfinder` runs the same algorithm from BlackJAX's pieces "
+        "(its L-BFGS path, Gaussians and random keys: the same chosen Gaussian up to rounding) but scores the "
+        "path points one at a time (`lax.map`, skipping those after L-BFGS stopped) and each point's draws in "
+        f"batches of `elbo_batch_size` ({elbo_batch_size(10_000)} at 10,000 cells, {elbo_batch_size(100_000)} "
+        f"at 100,000): {pathfinder_batch_gib(10_000) * 1024:.0f} MiB per array at 10,000 cells and "
+        f"{pathfinder_batch_gib(100_000) * 1024:.0f} MiB at 100,000, whatever the path length. The posterior "
+        "draws are pushed through the model in chunks of `DRAW_CHUNK` as ADVI's are."
+    )
+
+
 def _advi_step_text(results: dict[str, Any]) -> str:
     from populace.inference.fit import ADVI_STEPS
 
@@ -992,7 +1018,7 @@ def _int_keys(profiles: dict[str, Any]) -> dict[int, Any]:
 
 def remedies(results: dict[str, Any]) -> str:
     """What would make the large fits faster or possible, from the measurements (populace unchanged)."""
-    from populace.inference.fit import ADVI_STEPS, FULL_RANK_LIMIT, PATHFINDER_MAXITER
+    from populace.inference.fit import ADVI_STEPS, FULL_RANK_LIMIT
 
     items = []
     largest = _largest_profile(results)
@@ -1011,16 +1037,7 @@ def remedies(results: dict[str, Any]) -> str:
             )
     failed = [r for r in results["fits"] if r["method"] == "pathfinder" and r.get("out_of_memory")]
     first = min((r["cells"] for r in failed), default=None)
-    items.append(
-        f"- **Pathfinder's memory.** BlackJAX scores all {PATHFINDER_MAXITER + 1} path points "
-        f"(`PATHFINDER_MAXITER` = {PATHFINDER_MAXITER}) with {PATHFINDER_ELBO_SAMPLES} draws each in one "
-        f"vmapped batch: every intermediate of the log density exists {PATHFINDER_MAXITER + 1:,} x "
-        f"{PATHFINDER_ELBO_SAMPLES} times, {pathfinder_batch_gib(10_000):.1f} GiB per array at 10,000 cells and "
-        f"{pathfinder_batch_gib(100_000):.0f} GiB at 100,000"
-        + (f" (it failed at {first:,} cells here, out of memory under the cap)" if first else "")
-        + ". Passing a small `num_samples` (20-50) and `maxiter`, or scoring the path in chunks "
-        "(`lax.map`), would make memory independent of the path length."
-    )
+    items.append(_pathfinder_memory_text(first))
     advi = _fit_row(results, "advi", 1_000)
     nuts = _fit_row(results, "nuts", 1_000)
     if advi and nuts and "fit_seconds" in advi and "fit_seconds" in nuts:

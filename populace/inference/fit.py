@@ -11,8 +11,10 @@ advi
     its cost grows more slowly with the number of cells. Mean-field ADVI covered 59% of
     cells at 90% in the prototype (DESIGN.md section 5), so it is not offered.
 pathfinder
-    BlackJAX's Pathfinder (quasi-Newton path, best Gaussian along it). The quickest; a
-    rough first look: its intervals are too narrow (41-89% coverage at 90%).
+    Pathfinder (quasi-Newton path, best Gaussian along it) from BlackJAX's pieces, its path
+    scored one point at a time so memory does not grow with the path
+    (:mod:`populace.inference.pathfinder`). The quickest; a rough first look: its
+    intervals are too narrow (41-89% coverage at 90%).
 """
 
 from __future__ import annotations
@@ -212,8 +214,9 @@ def _run_pathfinder(
     import blackjax
     import jax
     from jax.flatten_util import ravel_pytree
-    from numpyro.infer import Predictive
-    from numpyro.infer.util import constrain_fn, initialize_model
+    from numpyro.infer.util import initialize_model
+
+    from populace.inference.pathfinder import approximate, elbo_batch_size
 
     key_init, key_fit, key_draw = jax.random.split(jax.random.PRNGKey(seed), 3)
     info = initialize_model(key_init, model.model)
@@ -222,16 +225,23 @@ def _run_pathfinder(
     def logdensity(x):  # noqa: ANN001, ANN202 - jax arrays
         return -info.potential_fn(unravel(x))
 
-    state, _ = blackjax.vi.pathfinder.approximate(key_fit, logdensity, flat0, maxiter=PATHFINDER_MAXITER)
+    batch = elbo_batch_size(int(np.prod(model.shape)))
+    state, _ = approximate(key_fit, logdensity, flat0, maxiter=PATHFINDER_MAXITER, batch_size=batch)
     total = draws * chains
-    flat = blackjax.vi.pathfinder.sample(key_draw, state, total)
-    if isinstance(flat, tuple):
-        flat = flat[0]
-    unconstrained = jax.vmap(unravel)(flat)
-    constrained = jax.vmap(lambda z: constrain_fn(model.model, (), {}, z))(unconstrained)
-    predictive = Predictive(model.model, posterior_samples=constrained, return_sites=["p"])
-    samples = dict(constrained)
-    samples["p"] = predictive(key_draw)["p"]
-    samples = {k: v for k, v in samples.items() if k == "p" or k in HYPER_NAMES}
+    flat, _ = blackjax.vi.pathfinder.sample(key_draw, state, total)
+    samples = _constrained_draws(model, unravel, flat)
     stats = {"elbo": np.asarray([float(state.elbo)])}
     return _grouped(samples, 1, total), stats
+
+
+def _constrained_draws(model: LoglinearModel, unravel: Any, flat: Any) -> dict[str, np.ndarray]:
+    """The joint ``p`` and the hyperparameters of flat unconstrained draws, DRAW_CHUNK at a time."""
+    import jax
+    from numpyro.infer.util import constrain_fn
+
+    def one(x):  # noqa: ANN001, ANN202 - jax arrays
+        sites = constrain_fn(model.model, (), {}, unravel(x), return_deterministic=True)
+        return {k: v for k, v in sites.items() if k == "p" or k in HYPER_NAMES}
+
+    draws = jax.jit(lambda xs: jax.lax.map(one, xs, batch_size=min(DRAW_CHUNK, xs.shape[0])))(flat)
+    return {k: np.asarray(v) for k, v in draws.items()}
