@@ -131,7 +131,7 @@ def check(post: Posterior, *, seed: int = 0) -> CheckReport:
                     + (" (the model does not reproduce the sample)" if ppp < PPP_ALERT else ""),
                 }
             )
-    rows.extend(_plausibility_weights(post))
+    rows.extend(_plausibility_weights(post, inputs))
     for item in convergence(post):
         rows.append({"check": item["name"], "value": item["value"], "ok": item["ok"], "message": item["message"]})
     changed = post.changed_inputs()
@@ -194,11 +194,12 @@ def _chi2_ppp(flat: np.ndarray, axes: tuple[int, ...], counts: np.ndarray, rng: 
     return float((t_rep >= t_obs).mean())
 
 
-def _plausibility_weights(post: Posterior) -> list[dict[str, Any]]:
+def _plausibility_weights(post: Posterior, inputs: Any) -> list[dict[str, Any]]:
     """The posterior of each LLM-filter weight (informational; near 0: the data overruled the scorer)."""
     if "llm_weight" not in post.posterior:
         return []
     values = post.posterior["llm_weight"]
+    no_data = inputs.sample is None
     rows = []
     for name in values["plausibility_term"].values:
         draws = values.sel(plausibility_term=name).values.ravel()
@@ -209,7 +210,8 @@ def _plausibility_weights(post: Posterior) -> list[dict[str, Any]]:
                 "value": float(draws.mean()),
                 "ok": True,
                 "message": f"posterior mean {draws.mean():.2f}, 90% interval {lo:.2f}-{hi:.2f}"
-                + (" (the data overrule the scorer)" if hi < 0.1 else ""),
+                + (" (the data overrule the scorer)" if hi < 0.1 else "")
+                + (" (no microdata: this is the prior, the scorer is taken on trust)" if no_data else ""),
             }
         )
     return rows

@@ -45,6 +45,13 @@ FULL_RANK_LIMIT = 1500
 PATHFINDER_MAXITER = 200
 # Posterior draws generated per batch by the variational methods (bounds peak memory).
 DRAW_CHUNK = 250
+# Without microdata nothing in the likelihood speaks to the filter's weight (exact tables
+# are met whatever it is): it keeps its prior, and a wrong scorer cannot be overruled
+# (benchmarks/filter_acs12.py, tables only: the wrong scorer raised TVD by 28%).
+UNIDENTIFIED_WEIGHT = (
+    "the spec has no microdata, so the data cannot weigh the LLM filter: its weight keeps its prior "
+    "and the scorer's judgement is taken on trust"
+)
 # Scalar hyperparameters kept in the posterior file for diagnostics.
 HYPER_NAMES = ("sigma_main", "tau_2", "tau_geo", "lam", "llm_weight")
 
@@ -101,6 +108,8 @@ def fit(
             "terms": {t.label: t.table.tolist() for t in terms},
         }
         _say(progress, f"populace: plausibility filter: {len(terms)} scored terms ({filter_options.weights} weight)")
+        if terms and inputs.sample is None:
+            _say(True, f"populace: warning: {UNIDENTIFIED_WEIGHT}")
     model = build_loglinear(inputs, plausibility=terms, weights=filter_meta["weights"] if filter_meta else "single")
     _say(
         progress,
