@@ -151,8 +151,10 @@ def _rerun() -> str:
         "page (`--out` chooses another file). `--report results.json` rewrites the page from saved results "
         "without fitting. Fits run one at a time, each in its own process. Seeds: the sample of each task is "
         "drawn with `numpy.random.default_rng(sample_seed)`, every fit uses `seed`, both given below. After the "
-        "tasks, `--full` runs `benchmarks/calibration.py` and `benchmarks/scaling.py`, which write their own "
-        "sections (at the end of this page, between `<!-- NAME:start/end -->` markers that every rewrite keeps)."
+        "tasks, `--full` runs `benchmarks/calibration.py`, `scaling.py`, `plausibility.py` and `filter_acs12.py` "
+        "(`--extra NAME...` picks some of them), which write their own sections (at the end of this page, "
+        "between `<!-- NAME:start/end -->` markers that every rewrite keeps); each section says when it was "
+        "written. `benchmarks/election2016.py` (the forecast) runs on its own."
     )
 
 
