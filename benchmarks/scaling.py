@@ -15,10 +15,14 @@ cap so that a fit that would exhaust the shared machine's memory fails on its ow
 
 Before the fits, the log density is profiled at every size: ``jax.jit`` of
 ``value_and_grad`` of NumPyro's potential function (``numpyro.infer.util.initialize_model``),
-timed per evaluation, for the full model and for variants built with
-``dataclasses.replace`` (microdata cut to one attribute, no projection, one projection
-sweep, priors only), which split the time between the priors, the linear predictor and
-softmax, the IPF projection and the microdata likelihood.
+timed per evaluation at its initial point, for the full model and for variants built with
+``dataclasses.replace`` (no projection, projection capped at one sweep, priors only),
+which split the time between the priors, the linear predictor and softmax, the projection
+and the microdata likelihood. The projection (:func:`populace.models.projection.project`)
+runs IPF sweeps until no margin moves by ``PROJECTION_TOL``, so the sweeps it runs at the
+profiled point are counted, and it is timed alone against back-propagating through as many
+unrolled sweeps (:func:`populace.models.projection.ipf_jax`, the projection populace used
+before).
 
 Writes ``benchmarks/results/scaling.json``, ``benchmarks/figures/scaling.png`` and the
 ``<!-- scaling:start/end -->`` section of BENCHMARKS.md (``--quick``: two small sizes,
@@ -198,7 +202,7 @@ def fit_child(request: dict[str, Any]) -> dict[str, Any]:
     info = post.fit_info
     row = {
         "fit_seconds": info["fit_seconds"],
-        "sweeps": info["projection_max_sweeps"],
+        "max_sweeps": info["projection_max_sweeps"],
         "terms": len(info["terms"]),
         "tvd": tvd(draws.mean(axis=0), truth.ravel()),
         "coverage_90": recovery_metrics(post, truth, prob=0.9)["coverage"],
@@ -234,6 +238,10 @@ def time_calls(fn: Callable[[Any], Any], x: Any) -> tuple[float, float, int]:
 def variants(model: Any) -> dict[str, Any]:
     """The model and the cut-down copies whose timings split its cost.
 
+    ``one_sweep`` caps the projection's loop at one sweep (``sweeps`` is its
+    ``max_sweeps``); its implicit gradient is the same solve as the full model's, so the
+    full model minus it is the forward cost of the other sweeps.
+
     There is no "no microdata" variant: without a term that uses ``p``, ``p`` is a
     deterministic site nothing depends on and XLA drops the whole joint; the microdata
     term is timed on its own instead (:func:`microdata_fn`).
@@ -268,39 +276,78 @@ def microdata_fn(model: Any) -> tuple[Callable[[Any], Any], Any]:
     return jax.jit(jax.value_and_grad(loglik)), p
 
 
-def projection_fns(model: Any, checkpointed: bool) -> tuple[Callable[[Any], Any], Callable[[Any], Any], Any]:
-    """The projection alone: jitted ``value_and_grad`` and value of ``sum(log(project(p)))``, and a ``p``.
+def projection_start(model: Any) -> Any:
+    """The joint the projection starts from at the profiled point: ``softmax(eta)`` there.
 
-    ``checkpointed=False`` uses populace's own :func:`populace.models.projection.ipf_jax`;
-    ``True`` is a what-if written here: the same sweeps, each under ``jax.checkpoint``, so
-    the reverse pass keeps one array per sweep instead of every intermediate.
+    The profiled point is the initial point of :func:`gradient_fn` (same model, same key);
+    ``softmax(eta)`` is the ``p`` of the no-projection variant at it, which has the same
+    sample sites while the model has no tables with standard errors (the synthetic task has
+    exact tables only).
+    """
+    import jax
+    from numpyro.infer.util import constrain_fn, initialize_model
+
+    if model.se_tables:
+        raise ValueError("the projection's start is only found for models with exact tables only")
+    info = initialize_model(jax.random.PRNGKey(SEED), model.model)
+    free = dataclasses.replace(model, exact=())
+    return constrain_fn(free.model, (), {}, info.param_info.z, return_deterministic=True)["p"]
+
+
+def sweep_changes(start: Any, model: Any) -> list[float]:
+    """The largest margin change of each IPF sweep that ``project`` runs from ``start``.
+
+    The loop of :func:`populace.models.projection.project` (its ``_ipf_sweep``, its stopping
+    rule: stop after the first sweep that moves no margin by ``PROJECTION_TOL``, or after
+    ``model.sweeps``), run one jitted sweep at a time so that the sweeps can be counted:
+    the length of the list is the number of sweeps run (up to rounding at the threshold).
     """
     import jax
     import jax.numpy as jnp
 
-    from populace.models.projection import ipf_jax
+    from populace.models.projection import PROJECTION_TOL, _ipf_sweep
+
+    targets = [(axes, jnp.asarray(t)) for axes, t in model.exact]
+    sweep = jax.jit(lambda q: _ipf_sweep(q, targets))
+    q, changes = start, []
+    while len(changes) < model.sweeps and (not changes or changes[-1] >= PROJECTION_TOL):
+        q, change = sweep(q)
+        changes.append(float(change))
+    return changes
+
+
+def projection_fns(model: Any, start: Any, sweeps: int) -> dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]]:
+    """The projection alone: jitted ``value_and_grad`` and value of ``sum(log(project(x)))``.
+
+    Both are functions of log weights ``x`` (call them at ``log(start)``):
+
+    - ``implicit``: populace's :func:`populace.models.projection.project` (IPF until within
+      tolerance, gradient by one linear solve over the exact tables' cells);
+    - ``unrolled``: ``sweeps`` IPF sweeps of :func:`populace.models.projection.ipf_jax`
+      from ``softmax(x)``, differentiated by back-propagating through every sweep (the
+      projection populace used before), with ``sweeps`` the count ``project`` runs.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from populace.models.projection import ipf_jax, project
 
     targets = [(axes, jnp.asarray(t)) for axes, t in model.exact]
 
-    def sweep(q):  # noqa: ANN001, ANN202 - jax arrays
-        for axes, target in targets:
-            drop = tuple(a for a in range(q.ndim) if a not in axes)
-            m = q.sum(axis=drop, keepdims=True)
-            positive = m > 0
-            q = q * jnp.where(positive, jnp.expand_dims(target, drop) / jnp.where(positive, m, 1.0), 0.0)
-        return q
+    def log_sum(q):  # noqa: ANN001, ANN202 - jax arrays
+        positive = q > 0
+        return jnp.sum(jnp.where(positive, jnp.log(jnp.where(positive, q, 1.0)), 0.0))
 
-    def project(p):  # noqa: ANN001, ANN202 - jax arrays
-        if checkpointed:
-            return jax.lax.fori_loop(0, model.sweeps, lambda _, q: jax.checkpoint(sweep)(q), p)
-        return ipf_jax(p, targets, model.sweeps)
+    def implicit(x):  # noqa: ANN001, ANN202 - jax arrays
+        return log_sum(project(x, targets, max_sweeps=model.sweeps))
 
-    def objective(p):  # noqa: ANN001, ANN202 - jax arrays
-        return jnp.sum(jnp.log(project(p)))
+    def unrolled(x):  # noqa: ANN001, ANN202 - jax arrays
+        return log_sum(ipf_jax(jax.nn.softmax(x.reshape(-1)).reshape(x.shape), targets, sweeps))
 
-    rng = np.random.default_rng(SEED)
-    p = jnp.asarray(np.exp(rng.normal(size=model.shape)))
-    return jax.jit(jax.value_and_grad(objective)), jax.jit(objective), p / p.sum()
+    return {
+        name: (jax.jit(jax.value_and_grad(f)), jax.jit(f))
+        for name, f in (("implicit", implicit), ("unrolled", unrolled))
+    }
 
 
 def gradient_fn(model: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any], Any]:
@@ -320,21 +367,34 @@ def gradient_fn(model: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any],
 
 def profile_child(request: dict[str, Any]) -> dict[str, Any]:
     """Child process: build the model of one size and time its log density and variants."""
+    import jax
+    import jax.numpy as jnp
+
     from populace.data.inputs import load_inputs
     from populace.inference.backend import setup_jax
     from populace.models.loglinear import build_loglinear
+    from populace.models.projection import PROJECTION_TOL
 
     setup_jax(1)
     spec, _ = build_task(request["cells"])
     start = time.perf_counter()
     model = build_loglinear(load_inputs(spec))
+    build_seconds = time.perf_counter() - start
+    p0 = projection_start(model)
+    changes = sweep_changes(p0, model)
     out: dict[str, Any] = {
-        "build_seconds": time.perf_counter() - start,
+        "build_seconds": build_seconds,
         "n_effects": model.n_effects,
         "terms": len(model.terms),
-        "sweeps": model.sweeps,
+        "projection_gradient": "implicit",
+        "sweeps": len(changes),
+        "sweep_changes": changes,
+        "max_sweeps": model.sweeps,
+        "projection_tol": PROJECTION_TOL,
         "tables": len(model.exact),
+        "table_cells": int(sum(t.size for _, t in model.exact)),
         "dense_design": model.design is not None,
+        "backend": jax.default_backend(),
         "variants": {},
     }
     out["load"] = os.getloadavg()[0]
@@ -349,13 +409,13 @@ def profile_child(request: dict[str, Any]) -> dict[str, Any]:
     grad, p = microdata_fn(model)
     out["variants"]["microdata_alone"] = {"grad_ms": time_calls(grad, p)[1] * 1000}
     out["projection_alone"] = {}
-    for name, checkpointed in (("populace", False), ("checkpointed", True)):
-        grad, value, p = projection_fns(model, checkpointed)
+    log_p0 = jnp.log(p0)
+    for name, (grad, value) in projection_fns(model, p0, len(changes)).items():
         out["projection_alone"][name] = {
-            "grad_ms": time_calls(grad, p)[1] * 1000,
-            "value_ms": time_calls(value, p)[1] * 1000,
+            "grad_ms": time_calls(grad, log_p0)[1] * 1000,
+            "value_ms": time_calls(value, log_p0)[1] * 1000,
         }
-    out["split"] = split_costs(out["variants"], model.sweeps)
+    out["split"] = split_costs(out["variants"], len(changes))
     out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 
@@ -376,8 +436,9 @@ def split_costs(timed: dict[str, dict[str, float]], sweeps: int) -> dict[str, fl
     ``priors`` is the priors-only variant (everything after them is dead code there);
     ``microdata`` is the microdata term timed alone; ``eta_softmax`` is the no-projection
     variant minus those two; ``projection`` is full minus no-projection; ``per_sweep`` is
-    (full - one sweep) / (sweeps - 1). Differences of timings, so they need not add up
-    exactly.
+    (full - one sweep) / (sweeps - 1), with ``sweeps`` the number the projection runs at
+    the profiled point: the forward cost of a sweep, as the implicit gradient is the same
+    solve in both. Differences of timings, so they need not add up exactly.
     """
     ms = {k: v["grad_ms"] for k, v in timed.items()}
     out = {
@@ -400,9 +461,13 @@ def run_child(kind: str, request: dict[str, Any], timeout: float) -> dict[str, A
     Returns
     -------
     dict
-        The child's result plus ``process_seconds``; on failure ``failed`` holds why
-        (exit code or time limit) and the tail of its output.
+        The child's result plus ``process_seconds`` and ``populace_source`` (a digest of the
+        populace source it ran); on failure ``failed`` holds why (exit code or time limit)
+        and the tail of its output.
     """
+    from methods import populace_source_digest
+
+    source = {"populace_source": populace_source_digest()}
     with tempfile.TemporaryDirectory(prefix="populace-scaling-") as tmp:
         result_path, log_path = pathlib.Path(tmp) / "result.json", pathlib.Path(tmp) / "log.txt"
         command = [sys.executable, str(pathlib.Path(__file__).resolve()), f"--{kind}-child", json.dumps(request)]
@@ -417,10 +482,10 @@ def run_child(kind: str, request: dict[str, Any], timeout: float) -> dict[str, A
                 code = None
         elapsed = time.perf_counter() - start
         if code == 0 and result_path.is_file():
-            return json.loads(result_path.read_text()) | {"process_seconds": elapsed}
+            return json.loads(result_path.read_text()) | {"process_seconds": elapsed} | source
         why = f"stopped at its {timeout / 60:.1f}-min time limit" if code is None else f"exit code {code}"
         tail = " ".join(log_path.read_text(errors="replace").split()[-60:])
-        return {"failed": why, "log_tail": tail, "process_seconds": elapsed, "out_of_memory": _oom(tail)}
+        return {"failed": why, "log_tail": tail, "process_seconds": elapsed, "out_of_memory": _oom(tail)} | source
 
 
 def _limit_memory() -> None:
@@ -731,7 +796,7 @@ def _plot_profile(ax: Any, profiles: dict[str, dict[str, Any]]) -> None:
     for key, label, style in (
         ("total", "whole log density + gradient", "o-"),
         ("eta_softmax", "linear predictor eta + softmax", "s--"),
-        ("projection", "IPF projection (all sweeps)", "^--"),
+        ("projection", "projection (sweeps and gradient)", "^--"),
         ("microdata", "microdata likelihood", "v--"),
     ):
         values = [max(good[c]["split"][key], 1e-3) for c in cells]
@@ -794,13 +859,19 @@ def _failure_text(row: dict[str, Any]) -> str:
     return f"failed after {row['process_seconds'] / 60:.1f} min: {what}"
 
 
+def _implicit(p: dict[str, Any]) -> bool:
+    """Whether a profile timed the implicit-gradient projection (older results files timed unrolled sweeps)."""
+    return p.get("projection_gradient") == "implicit"
+
+
 def profile_table(results: dict[str, Any]) -> str:
     """Per size: model size and the milliseconds of each part of one gradient evaluation."""
     header = (
-        "| cells | effects | sweeps | eta path | value+grad ms | value ms | eta + softmax ms | projection ms | "
+        "| cells | effects | sweeps run | eta path | value+grad ms | value ms | eta + softmax ms | projection ms | "
         "per sweep ms | microdata ms | compile s | GFLOP / GB per grad |\n|" + "---|" * 12
     )
     lines = [header]
+    old = False
     for cells in results["config"]["sizes"]:
         p = results["profiles"].get(str(cells), {})
         if "split" not in p:
@@ -810,32 +881,61 @@ def profile_table(results: dict[str, Any]) -> str:
         cost = p.get("cost", {})
         path = "dense matmul" if p["dense_design"] else "term by term"
         flops = "–" if cost.get("flops") is None else f"{cost['flops'] / 1e9:.2f} / {cost['bytes'] / 1e9:.2f}"
+        sweeps = f"{p['sweeps']}" if _implicit(p) else f"{p['sweeps']} unrolled"
+        old = old or not _implicit(p)
         lines.append(
-            f"| {cells:,} | {p['n_effects']:,} | {p['sweeps']} | {path} | {s['total']:.2f} | {full['value_ms']:.2f} | "
+            f"| {cells:,} | {p['n_effects']:,} | {sweeps} | {path} | {s['total']:.2f} | {full['value_ms']:.2f} | "
             f"{s['eta_softmax']:.2f} | {s['projection']:.2f} | "
-            f"{_fmt(s['per_sweep'], 2)} | {s['microdata']:.2f} | {full['first_call_seconds']:.1f} | {flops} |"
+            f"{_fmt(s['per_sweep'], 3)} | {s['microdata']:.2f} | {full['first_call_seconds']:.1f} | {flops} |"
+        )
+    if old:
+        lines.append(
+            "\n*unrolled*: a profile from an older results file, taken when populace ran a fixed number of IPF "
+            "sweeps and back-propagated through them; its per-sweep cost includes the sweep's reverse pass. "
+            "`--profiles` retakes the profiles with the current projection."
         )
     return "\n".join(lines)
 
 
 def projection_table(results: dict[str, Any]) -> str:
-    """Per size: the projection alone, forward and with its gradient, and the checkpointed what-if."""
+    """Per size: the projection alone, forward and with its gradient, implicit against unrolled."""
     lines = [
-        "| cells | sweeps x tables | forward ms | value+grad ms (populace `ipf_jax`) | value+grad ms, each sweep "
-        "checkpointed (what-if) |",
-        "|---|---|---|---|---|",
+        "| cells | sweeps x tables | table cells | forward ms | value+grad ms, `project` (implicit) | "
+        "value+grad ms, the same sweeps unrolled (`ipf_jax`) | unrolled / implicit |",
+        "|---|---|---|---|---|---|---|",
     ]
     for cells in results["config"]["sizes"]:
         p = results["profiles"].get(str(cells), {})
         alone = p.get("projection_alone")
         if not alone:
             continue
-        ours, ck = alone["populace"], alone["checkpointed"]
+        if _implicit(p):
+            ours, unrolled = alone["implicit"], alone["unrolled"]
+            ratio = f"{unrolled['grad_ms'] / ours['grad_ms']:.1f}x"
+            cells_solved, implicit_ms = f"{p['table_cells']:,}", f"{ours['grad_ms']:.2f}"
+        else:  # an older results file: populace's projection was the unrolled one
+            ours = unrolled = alone["populace"]
+            ratio, cells_solved, implicit_ms = "–", "–", "–"
         lines.append(
-            f"| {cells:,} | {p['sweeps']} x {p['tables']} | {ours['value_ms']:.2f} | {ours['grad_ms']:.2f} | "
-            f"{ck['grad_ms']:.2f} |"
+            f"| {cells:,} | {p['sweeps']} x {p['tables']} | {cells_solved} | {ours['value_ms']:.2f} | {implicit_ms} | "
+            f"{unrolled['grad_ms']:.2f} | {ratio} |"
         )
-    return "\n".join(lines) if len(lines) > 2 else ""
+    if len(lines) == 2:
+        return ""
+    profiles = [p for p in results["profiles"].values() if p.get("projection_alone")]
+    notes = []
+    if any(_implicit(p) for p in profiles):
+        notes.append(
+            "The projection alone: `sum(log(project(x)))` at the profiled point's log weights `x`, with its sweeps "
+            "counted there. *table cells* is the size of the linear system the implicit gradient solves (the cells "
+            "of all exact tables); the unrolled gradient back-propagates through every sweep instead."
+        )
+    if not all(_implicit(p) for p in profiles):
+        notes.append(
+            "Rows without an implicit time are from an older results file: the unrolled sweeps were then "
+            "populace's projection, timed from a random start."
+        )
+    return "\n".join(lines) + "\n\n" + " ".join(notes)
 
 
 def targets_text(results: dict[str, Any]) -> str:
@@ -900,12 +1000,29 @@ def where_time_goes(results: dict[str, Any]) -> str:
         if moved
         else ""
     )
+    if _implicit(p):
+        setup = f"{p['tables']} exact tables; the projection ran {p['sweeps']} sweeps at the profiled point"
+        further = (p["sweeps"] - 1) * s["per_sweep"] if p["sweeps"] > 1 else float("nan")
+        rest = s["projection"] - further
+        projection = f"projection {share['projection']:.0%}" + (
+            f" ({further:.2f} ms for the {p['sweeps'] - 1} sweeps after the first, {s['per_sweep']:.3f} ms "
+            f"each; {rest:.2f} ms for the first sweep and the implicit gradient)"
+            if further > 0 and rest > 0
+            else ""
+        )
+    else:
+        setup = (
+            f"{p['tables']} exact tables, {p['sweeps']} unrolled sweeps: the old projection, from an older results file"
+        )
+        projection = (
+            f"IPF projection {share['projection']:.0%} ({s['per_sweep']:.2f} ms per sweep, forward and reverse)"
+        )
     text = (
-        f"At {cells:,} cells ({p['n_effects']:,} effects, {p['tables']} exact tables, {p['sweeps']} sweeps) one "
-        f"evaluation of the log density and its gradient takes {s['total']:.1f} ms ({per_cell[cells]:.0f} ns per "
-        f"cell; the value alone {full['value_ms']:.1f} ms{bandwidth}). By difference of variants: IPF projection "
-        f"{share['projection']:.0%} ({s['per_sweep']:.2f} ms per sweep), eta construction and softmax "
-        f"{share['eta_softmax']:.0%}, microdata likelihood {share['microdata']:.0%}, priors {share['priors']:.0%}."
+        f"At {cells:,} cells ({p['n_effects']:,} effects, {setup}) one evaluation of the log density and its "
+        f"gradient takes {s['total']:.1f} ms ({per_cell[cells]:.0f} ns per cell; the value alone "
+        f"{full['value_ms']:.1f} ms{bandwidth}). By difference of variants: {projection}, eta construction and "
+        f"softmax {share['eta_softmax']:.0%}, microdata likelihood {share['microdata']:.0%}, priors "
+        f"{share['priors']:.0%}."
     )
     if small != cells:
         text += (
@@ -941,56 +1058,84 @@ def pathfinder_batch_gib(cells: int, *, whole_path: bool = False) -> float:
 
 
 def _projection_remedy(cells: int, p: dict[str, Any]) -> str:
-    ours, ck = p["projection_alone"]["populace"], p["projection_alone"]["checkpointed"]
-    text = (
-        f"- **The projection's reverse pass.** At {cells:,} cells the projection alone (`ipf_jax`, {p['sweeps']} "
-        f"sweeps over {p['tables']} tables) takes {ours['value_ms']:.1f} ms forward and {ours['grad_ms']:.1f} ms "
-        f"for value and gradient ({ours['grad_ms'] / ours['value_ms']:.0f}x): reverse mode through the "
-        "`lax.fori_loop` keeps every intermediate of every sweep for the backward pass. "
-    )
-    if ck["grad_ms"] < 0.8 * ours["grad_ms"]:
-        text += (
-            f"With each sweep under `jax.checkpoint` (a what-if measured here, not in populace) it takes "
-            f"{ck['grad_ms']:.1f} ms: the saved intermediates no longer fit in cache, and recomputing them is "
-            "cheaper than fetching them. That is a one-line change in `ipf_jax`; "
+    alone = p["projection_alone"]
+    if not _implicit(p):
+        old = alone["populace"]
+        return (
+            f"- **The projection.** The profile at {cells:,} cells is from an older results file, taken when "
+            f"populace's projection was {p['sweeps']} unrolled IPF sweeps over {p['tables']} tables (`ipf_jax`): "
+            f"{old['value_ms']:.1f} ms forward and {old['grad_ms']:.1f} ms with its gradient by back-propagation. "
+            "populace now runs IPF to tolerance and differentiates it implicitly (`project`); `--profiles` times that."
+        )
+    ours, unrolled = alone["implicit"], alone["unrolled"]
+    sweeps, tables, tol = p["sweeps"], p["tables"], p["projection_tol"]
+    ratio = unrolled["grad_ms"] / ours["grad_ms"]
+    if ratio > 1.2:
+        compare = f"{ratio:.1f}x as long"
+    elif ratio < 1 / 1.2:
+        compare = (
+            f"{1 / ratio:.1f}x less: at so few sweeps back-propagation costs less than building and solving the "
+            "table-cell system"
         )
     else:
-        text += (
-            f"Checkpointing each sweep (a what-if measured here) does not help at this size ({ck['grad_ms']:.1f} ms); "
-        )
+        compare = "about as long"
+    text = (
+        f"- **The projection.** At {cells:,} cells the projection alone (`project`: {sweeps} sweeps over {tables} "
+        f"tables until no margin moves by {tol:g}, then for the gradient one Cholesky solve over the "
+        f"{p['table_cells']:,} table cells) takes {ours['value_ms']:.2f} ms forward and {ours['grad_ms']:.2f} ms "
+        f"with its gradient; back-propagating through the same {sweeps} sweeps unrolled (`ipf_jax`) takes "
+        f"{unrolled['grad_ms']:.2f} ms, {compare}. In the whole log density the projection is "
+        f"{p['split']['projection'] / p['split']['total']:.0%} of a gradient."
+    )
+    backward = ours["grad_ms"] - ours["value_ms"]
+    if ours["value_ms"] >= backward:
+        text += f" Most of the projection alone is its forward sweeps ({ours['value_ms'] / ours['grad_ms']:.0%})"
+        looser = _sweeps_to(p.get("sweep_changes", []), 100 * tol)
+        if looser and looser < sweeps:
+            text += (
+                f"; by the largest margin change of each sweep, a 100x looser tolerance ({100 * tol:g}) would "
+                f"have stopped after {looser} sweeps instead of {sweeps}"
+            )
+        return text + "."
     return text + (
-        "the thorough fix is to differentiate the projection implicitly (a `custom_vjp` that solves the small "
-        "linear system on the table cells at the fixed point), so that the gradient costs about one sweep "
-        "whatever the number of sweeps, and nothing is stored. **Done since this profile was taken**: "
-        "`populace.models.projection.project` runs IPF to tolerance and differentiates it implicitly; the "
-        "1,000-cell NUTS 4x1,000 fit went from 80.9 s to 26.3 s (Speed table). These profiles still show the "
-        "old unrolled projection; fits run after the change say so in their row."
+        f" Most of the projection alone is its reverse pass ({backward / ours['grad_ms']:.0%}): `project` builds "
+        f"the table-cell system with one segment sum over all {cells:,} cells per pair of tables "
+        f"({tables * (tables + 1) // 2} for {tables} tables) before solving for {p['table_cells']:,} unknowns."
     )
 
 
-def _pathfinder_memory_text(first_failed: int | None) -> str:
+def _sweeps_to(changes: Sequence[float], tol: float) -> int | None:
+    """Sweeps the projection would run with tolerance ``tol``, from the recorded change of each sweep."""
+    return next((k + 1 for k, change in enumerate(changes) if change < tol), None)
+
+
+def _pathfinder_memory_text(results: dict[str, Any]) -> str:
     from populace.inference.fit import PATHFINDER_MAXITER
     from populace.inference.pathfinder import ELBO_DRAWS, elbo_batch_size
 
-    return (
-        f"- **Pathfinder's memory.** BlackJAX's `approximate` scores all {PATHFINDER_MAXITER + 1} path points "
-        f"(`PATHFINDER_MAXITER` = {PATHFINDER_MAXITER}) with {ELBO_DRAWS} draws each in one vmapped batch: "
-        f"every intermediate of the log density exists {PATHFINDER_MAXITER + 1:,} x {ELBO_DRAWS} times, "
-        f"{pathfinder_batch_gib(10_000, whole_path=True):.1f} GiB per array at 10,000 cells and "
-        f"{pathfinder_batch_gib(100_000, whole_path=True):.0f} GiB at 100,000"
-        + (
-            f" (it failed at {first_failed:,} cells here, out of memory under the cap, before the change below)"
-            if first_failed
-            else ""
-        )
-        + ". **Done since**: `populace.inference.pathfinder` runs the same algorithm from BlackJAX's pieces "
-        "(its L-BFGS path, Gaussians and random keys: the same chosen Gaussian up to rounding) but scores the "
-        "path points one at a time (`lax.map`, skipping those after L-BFGS stopped) and each point's draws in "
-        f"batches of `elbo_batch_size` ({elbo_batch_size(10_000)} at 10,000 cells, {elbo_batch_size(100_000)} "
-        f"at 100,000): {pathfinder_batch_gib(10_000) * 1024:.0f} MiB per array at 10,000 cells and "
-        f"{pathfinder_batch_gib(100_000) * 1024:.0f} MiB at 100,000, whatever the path length. The posterior "
-        "draws are pushed through the model in chunks of `DRAW_CHUNK` as ADVI's are."
+    rows = [r for r in results["fits"] if r["method"] == "pathfinder"]
+    text = (
+        "- **Pathfinder's memory.** `populace.inference.pathfinder` scores the path points one at a time "
+        "(`lax.map`, skipping those after L-BFGS stopped) and each point's draws in batches of `elbo_batch_size` "
+        f"({elbo_batch_size(10_000)} at 10,000 cells, {elbo_batch_size(100_000)} at 100,000): "
+        f"{pathfinder_batch_gib(10_000) * 1024:.0f} MiB per float64 intermediate of the log density at 10,000 "
+        f"cells and {pathfinder_batch_gib(100_000) * 1024:.0f} MiB at 100,000, whatever the path length. "
+        f"BlackJAX's `approximate` scores all {PATHFINDER_MAXITER + 1} path points x {ELBO_DRAWS} draws in one "
+        f"batch: {pathfinder_batch_gib(10_000, whole_path=True):.1f} GiB and "
+        f"{pathfinder_batch_gib(100_000, whole_path=True):.0f} GiB per array. The posterior draws are pushed "
+        "through the model in chunks of `DRAW_CHUNK`, as ADVI's are."
     )
+    for r in (r for r in rows if r.get("out_of_memory")):
+        text += f" Here the Pathfinder fit at {r['cells']:,} cells ran out of memory under the cap" + (
+            "." if r.get("populace_source") else " (its row does not record populace's source: it may predate this)."
+        )
+    ran = [r for r in rows if "peak_mib" in r]
+    if ran:
+        r = max(ran, key=lambda row: row["cells"])
+        text += (
+            f" The largest Pathfinder fit that ran here, at {r['cells']:,} cells, peaked at {r['peak_mib']:,.0f} MiB."
+        )
+    return text
 
 
 def _advi_step_text(results: dict[str, Any]) -> str:
@@ -1004,12 +1149,16 @@ def _advi_step_text(results: dict[str, Any]) -> str:
     if not grad:
         return ""
     per_step = r["fit_seconds"] / ADVI_STEPS * 1000
-    return (
+    text = (
         f" At {r['cells']:,} cells ADVI spent {per_step:.0f} ms per step (fit time / steps, compile and draws "
-        f"included) against {grad:.1f} ms for one gradient of the model timed alone: most of it is the guide, "
-        "the ELBO bookkeeping, the draws and the other work on the machine, not the log density (not profiled "
-        "further)."
+        f"included) against {grad:.1f} ms for one gradient of the model timed alone"
     )
+    if per_step > 2 * grad:
+        return text + (
+            ": most of a step is outside the log density (the guide, the ELBO bookkeeping, the compile, the "
+            "draws and the other work on the machine; not profiled further)."
+        )
+    return text + ": a step costs about what the log density's gradient does."
 
 
 def _int_keys(profiles: dict[str, Any]) -> dict[int, Any]:
@@ -1017,7 +1166,7 @@ def _int_keys(profiles: dict[str, Any]) -> dict[int, Any]:
 
 
 def remedies(results: dict[str, Any]) -> str:
-    """What would make the large fits faster or possible, from the measurements (populace unchanged)."""
+    """Where the time and memory of the large fits go, and what would cut them, from the measurements."""
     from populace.inference.fit import ADVI_STEPS, FULL_RANK_LIMIT
 
     items = []
@@ -1035,9 +1184,8 @@ def remedies(results: dict[str, Any]) -> str:
                 f"{cells:,} cells. Applying the centring and the cumulation axis by axis (the basis is a Kronecker "
                 "product of per-axis maps) would cost O(n x levels) instead of O(n^2) for a term over n cells."
             )
-    failed = [r for r in results["fits"] if r["method"] == "pathfinder" and r.get("out_of_memory")]
-    first = min((r["cells"] for r in failed), default=None)
-    items.append(_pathfinder_memory_text(first))
+    if any(r["method"] == "pathfinder" for r in results["fits"]):
+        items.append(_pathfinder_memory_text(results))
     advi = _fit_row(results, "advi", 1_000)
     nuts = _fit_row(results, "nuts", 1_000)
     if advi and nuts and "fit_seconds" in advi and "fit_seconds" in nuts:
@@ -1047,10 +1195,13 @@ def remedies(results: dict[str, Any]) -> str:
             f"{advi['fit_seconds']:.0f} s against {nuts['fit_seconds']:.0f} s for NUTS {_draws_label(nuts)}. "
             "Stopping on ELBO convergence, and a low-rank guide earlier, would bound it." + _advi_step_text(results)
         )
-    items.append(
-        "- **Hardware.** Every part is a pass of elementwise work and reductions over the cell array, which "
-        "is what a GPU does well; not measured here (no GPU on this machine)."
-    )
+    backends = {p.get("backend") for p in results["profiles"].values() if "split" in p}
+    if "gpu" not in backends:
+        where = " (the profiles ran on the CPU)" if backends == {"cpu"} else ""
+        items.append(
+            "- **Hardware.** Every part is a pass of elementwise work and reductions over the cell array, which "
+            f"is what a GPU does well; not measured here{where}."
+        )
     return "\n".join(items)
 
 
@@ -1071,7 +1222,7 @@ def _intro(results: dict[str, Any]) -> str:
         "(previous fit time x ratio of gradient costs) exceeds what is left of the "
         f"{cfg['budget_min']:.0f}-min budget. TVD and 90% coverage (cells with >= 10 persons) against the "
         "synthetic population are a sanity check only. fit s is populace's `fit_seconds` (compile included); "
-        "process s the whole child; peak MiB its `ru_maxrss`." + _updates_text(results)
+        "process s the whole child; peak MiB its `ru_maxrss`." + _updates_text(results) + _sources_text(results)
     )
 
 
@@ -1080,22 +1231,43 @@ def _updates_text(results: dict[str, Any]) -> str:
     if not updates:
         return ""
     done = "; ".join(f"`{u['command']}` on {u['when']} ({u['seconds'] / 60:.1f} min)" for u in updates)
-    return (
-        f" Later runs merged into these results: {done}. `--profiles` replaced every profile below, `--extra` the "
-        "rows marked *run separately*."
-    )
+    commands = " ".join(u["command"] for u in updates)
+    what = []
+    if "--profiles" in commands:
+        what.append("`--profiles` replaced every profile below")
+    if any(r.get("run_separately") for r in results["fits"]):
+        what.append("`--extra` ran the rows marked *run separately*")
+    return f" Later runs merged into these results: {done}." + (f" {'; '.join(what)}." if what else "")
+
+
+def _sources_text(results: dict[str, Any]) -> str:
+    """A warning when the profiles and fits did not all run the same populace source."""
+    measured = [*results["profiles"].values(), *(r for r in results["fits"] if "skipped" not in r)]
+    stamps = [m.get("populace_source") for m in measured]
+    known = {s for s in stamps if s}
+    text = ""
+    if len(known) > 1:
+        text += f" The profiles and fits ran {len(known)} versions of populace's source (digests in the JSON)."
+    if known and None in stamps:
+        text += " Some profiles or fits do not record which populace source they ran (older results)."
+    return text
 
 
 def _profile_intro() -> str:
+    from populace.models.projection import MAX_SWEEPS, PROJECTION_TOL
+
     return (
         "`jax.jit(jax.value_and_grad(potential_fn))` from `numpyro.infer.util.initialize_model`, timed per "
-        "evaluation on one device for the model and for copies made with `dataclasses.replace`: `exact=()` (no "
-        "projection), `sweeps=1`, and `exact=(), patterns=()` (priors only: nothing uses `p` any more, so XLA "
-        "drops the joint). The microdata term is timed on its own, as a function of `p` (a variant without it "
-        "would not time the joint at all), and eta + softmax is the no-projection variant minus priors and "
-        "microdata. Timings are the fastest of up to "
-        f"{PROFILE_MAX_RUNS} calls (other work on the machine only adds time). Compile s is the first call of "
-        "the full gradient; GFLOP / GB are XLA's cost analysis of it."
+        "evaluation at its initial point on one device, for the model and for copies made with "
+        "`dataclasses.replace`: `exact=()` (no projection), `sweeps=1` (the projection capped at one sweep; its "
+        "implicit gradient is the same solve), and `exact=(), patterns=()` (priors only: nothing uses `p` any "
+        "more, so XLA drops the joint). The microdata term is timed on its own, as a function of `p` (a variant "
+        "without it would not time the joint at all), and eta + softmax is the no-projection variant minus priors "
+        "and microdata. The projection runs IPF sweeps until no margin moves by "
+        f"{PROJECTION_TOL:g} (at most {MAX_SWEEPS}): *sweeps run* counts them at the profiled point (the same "
+        "sweeps one at a time), and *per sweep* is the forward cost of one, (full - one sweep) / (sweeps run - 1). "
+        f"Timings are the fastest of up to {PROFILE_MAX_RUNS} calls (other work on the machine only adds time). "
+        "Compile s is the first call of the full gradient; GFLOP / GB are XLA's cost analysis of it."
     )
 
 
