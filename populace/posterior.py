@@ -104,6 +104,7 @@ class Posterior:
             "spec_yaml": spec_to_yaml(spec),
             "input_files_json": json.dumps(inputs.texts),
             "input_hashes_json": json.dumps(inputs.hashes()),
+            "input_in_memory_json": json.dumps(_in_memory(spec)),
             "input_dir": str(spec.base_dir),
             "population": float(inputs.population),
             "versions_json": json.dumps(_versions()),
@@ -139,14 +140,18 @@ class Posterior:
         -------
         dict
             File name to ``"changed"`` or ``"missing"``; empty when every file beside
-            the spec still has the hash recorded at fit time.
+            the spec still has the hash recorded at fit time. Inputs the spec held as
+            text in memory are not files and are not compared.
         """
         import hashlib
 
         recorded = json.loads(self.attrs.get("input_hashes_json", "{}"))
+        in_memory = set(json.loads(self.attrs.get("input_in_memory_json", "[]")))
         folder = pathlib.Path(self.attrs.get("input_dir", "."))
         out = {}
         for name, digest in recorded.items():
+            if name in in_memory:  # given as text, never a file: nothing on disk to compare
+                continue
             path = folder / name
             if not path.is_file():
                 out[name] = "missing"
@@ -241,6 +246,12 @@ class Posterior:
         with atomic_path(path) as tmp:
             tree.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
         return path
+
+
+def _in_memory(spec: Spec) -> list[str]:
+    """Names of the spec's CSV inputs given as text rather than as files."""
+    sources = list(spec.marginals) + ([spec.microdata.source] if spec.microdata is not None else [])
+    return [s.file for s in sources if s.text is not None]
 
 
 def load(path: str | os.PathLike[str]) -> Posterior:

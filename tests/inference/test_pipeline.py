@@ -153,3 +153,21 @@ def test_check_fails_when_an_exact_table_is_not_reproduced(small_posterior) -> N
     report = pp.check(post)
     failed = report.checks[~report.checks["ok"]]["check"].tolist()
     assert "exact table region_ethnicity.csv" in failed and not report.ok
+
+
+def test_inputs_given_as_text_are_not_reported_missing(tmp_path) -> None:
+    spec = pp.Spec(
+        attributes=[
+            pp.Attribute(name="sex", levels=("female", "male")),
+            pp.Attribute(name="old", levels=("no", "yes")),
+        ],
+        marginals=[
+            pp.TableSource(file="sex.csv", text="sex,count\nfemale,52\nmale,48\n"),
+            pp.TableSource(file="old.csv", text="old,count\nno,70\nyes,30\n"),
+        ],
+    )
+    post = pp.fit(spec, method="pathfinder", draws=50, chains=1, seed=0, progress=False)
+    assert post.changed_inputs() == {}
+    loaded = pp.load(post.to_netcdf(tmp_path / "post.nc"))
+    assert loaded.changed_inputs() == {}
+    assert pp.check(loaded).checks.set_index("check").loc["inputs unchanged", "ok"]
