@@ -190,11 +190,10 @@ def render(results: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for t in results["throughput"]:
+        load = f"{t['load']:.1f}" if "load" in t else "–"
         lines.append(
             f"| {t['model']} | {t['texts']} | {t['first_seconds']:.1f} | {t['texts'] / t['first_seconds']:.1f} | "
-            f"{t['cached_seconds']:.2f} | {t['load']:.1f} |"
-            if "load" in t
-            else f"{t['cached_seconds']:.2f} | – |"
+            f"{t['cached_seconds']:.2f} | {load} |"
         )
     return "\n".join(lines) + "\n"
 
