@@ -130,8 +130,9 @@ def _header(results: dict[str, Any]) -> str:
     return (
         "# Benchmarks\n\n"
         f"Written by `python benchmarks/run.py --{results['mode']}` on {results['finished']} "
-        f"(the run took {minutes:.1f} min). Every figure on this page comes from that run; the raw "
-        f"results are in `{results['json_path']}`.\n\n"
+        f"(the run took {minutes:.1f} min). Every figure above the sections written by the other "
+        "scripts (calibration, scaling, the LLM filter, the election; each says when it ran) comes from that run; "
+        f"the raw results are in `{results['json_path']}`.\n\n"
         "populace recovers a population's joint distribution from published marginal tables plus a "
         "sparse weighted sample. Here the population is a complete real table, so the recovery can be "
         "scored against the truth, and compared with what a user would otherwise do (IPF/raking, "
