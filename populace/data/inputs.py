@@ -319,22 +319,9 @@ def _sample(spec: Spec, name: str, frame: pd.DataFrame, weight: str | None) -> S
     axes_of = [spec.names.index(c) for c in columns]
     row_cells = np.full((len(weights), len(spec.shape)), -1, dtype=np.int64)
     row_cells[:, axes_of] = codes
-    patterns = []
-    observed = codes >= 0
-    for pattern in sorted({tuple(r) for r in observed.tolist()}, reverse=True):
-        rows = (observed == np.array(pattern)).all(axis=1)
-        cols = [j for j, seen in enumerate(pattern) if seen]
-        axes = [axes_of[j] for j in cols]
-        order = np.argsort(axes)
-        axes_sorted = tuple(axes[i] for i in order)
-        cols_sorted = [cols[i] for i in order]
-        shape = tuple(spec.shape[a] for a in axes_sorted)
-        dense = np.zeros(shape)
-        np.add.at(dense, tuple(codes[rows][:, c] for c in cols_sorted), scaled[rows])
-        patterns.append((axes_sorted, dense))
     return Sample(
         source=name,
-        patterns=tuple(patterns),
+        patterns=_patterns(row_cells, scaled, spec.shape),
         n_rows=int(len(weights)),
         n_effective=n_effective,
         weight_total=float(weights.sum()),
@@ -342,6 +329,24 @@ def _sample(spec: Spec, name: str, frame: pd.DataFrame, weight: str | None) -> S
         row_cells=row_cells,
         row_weights=weights,
     )
+
+
+def _patterns(
+    row_cells: np.ndarray, weights: np.ndarray, shape: tuple[int, ...]
+) -> tuple[tuple[tuple[int, ...], np.ndarray], ...]:
+    """Rows grouped by the attributes they observe: per group its grid axes and weighted counts.
+
+    ``row_cells`` holds each row's level code on every grid axis (-1 where not observed).
+    """
+    observed = row_cells >= 0
+    patterns = []
+    for pattern in sorted({tuple(r) for r in observed.tolist()}, reverse=True):
+        hit = (observed == np.array(pattern)).all(axis=1)
+        axes = tuple(int(a) for a in np.flatnonzero(pattern))
+        dense = np.zeros(tuple(shape[a] for a in axes))
+        np.add.at(dense, tuple(row_cells[hit][:, a] for a in axes), weights[hit])
+        patterns.append((axes, dense))
+    return tuple(patterns)
 
 
 def _kish_scaled(weights: np.ndarray) -> tuple[float, np.ndarray]:
@@ -391,17 +396,9 @@ def take_rows(sample: Sample, rows: np.ndarray, shape: tuple[int, ...]) -> Sampl
         raise ValueError("no rows to take")
     cells, weights = sample.row_cells[rows], sample.row_weights[rows]
     n_effective, scaled = _kish_scaled(weights)
-    observed = cells >= 0
-    patterns = []
-    for pattern in sorted({tuple(r) for r in observed.tolist()}, reverse=True):
-        hit = (observed == np.array(pattern)).all(axis=1)
-        axes = tuple(int(a) for a in np.flatnonzero(pattern))
-        dense = np.zeros(tuple(shape[a] for a in axes))
-        np.add.at(dense, tuple(cells[hit][:, a] for a in axes), scaled[hit])
-        patterns.append((axes, dense))
     return dataclasses.replace(
         sample,
-        patterns=tuple(patterns),
+        patterns=_patterns(cells, scaled, shape),
         n_rows=int(rows.size),
         n_effective=n_effective,
         weight_total=float(weights.sum()),
