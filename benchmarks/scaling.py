@@ -859,11 +859,6 @@ def _failure_text(row: dict[str, Any]) -> str:
     return f"failed after {row['process_seconds'] / 60:.1f} min: {what}"
 
 
-def _implicit(p: dict[str, Any]) -> bool:
-    """Whether a profile timed the implicit-gradient projection (older results files timed unrolled sweeps)."""
-    return p.get("projection_gradient") == "implicit"
-
-
 def profile_table(results: dict[str, Any]) -> str:
     """Per size: model size and the milliseconds of each part of one gradient evaluation."""
     header = (
@@ -871,7 +866,6 @@ def profile_table(results: dict[str, Any]) -> str:
         "per sweep ms | microdata ms | compile s | GFLOP / GB per grad |\n|" + "---|" * 12
     )
     lines = [header]
-    old = False
     for cells in results["config"]["sizes"]:
         p = results["profiles"].get(str(cells), {})
         if "split" not in p:
@@ -881,18 +875,10 @@ def profile_table(results: dict[str, Any]) -> str:
         cost = p.get("cost", {})
         path = "dense matmul" if p["dense_design"] else "term by term"
         flops = "–" if cost.get("flops") is None else f"{cost['flops'] / 1e9:.2f} / {cost['bytes'] / 1e9:.2f}"
-        sweeps = f"{p['sweeps']}" if _implicit(p) else f"{p['sweeps']} unrolled"
-        old = old or not _implicit(p)
         lines.append(
-            f"| {cells:,} | {p['n_effects']:,} | {sweeps} | {path} | {s['total']:.2f} | {full['value_ms']:.2f} | "
+            f"| {cells:,} | {p['n_effects']:,} | {p['sweeps']} | {path} | {s['total']:.2f} | {full['value_ms']:.2f} | "
             f"{s['eta_softmax']:.2f} | {s['projection']:.2f} | "
             f"{_fmt(s['per_sweep'], 3)} | {s['microdata']:.2f} | {full['first_call_seconds']:.1f} | {flops} |"
-        )
-    if old:
-        lines.append(
-            "\n*unrolled*: a profile from an older results file, taken when populace ran a fixed number of IPF "
-            "sweeps and back-propagated through them; its per-sweep cost includes the sweep's reverse pass. "
-            "`--profiles` retakes the profiles with the current projection."
         )
     return "\n".join(lines)
 
@@ -909,33 +895,18 @@ def projection_table(results: dict[str, Any]) -> str:
         alone = p.get("projection_alone")
         if not alone:
             continue
-        if _implicit(p):
-            ours, unrolled = alone["implicit"], alone["unrolled"]
-            ratio = f"{unrolled['grad_ms'] / ours['grad_ms']:.1f}x"
-            cells_solved, implicit_ms = f"{p['table_cells']:,}", f"{ours['grad_ms']:.2f}"
-        else:  # an older results file: populace's projection was the unrolled one
-            ours = unrolled = alone["populace"]
-            ratio, cells_solved, implicit_ms = "–", "–", "–"
+        ours, unrolled = alone["implicit"], alone["unrolled"]
         lines.append(
-            f"| {cells:,} | {p['sweeps']} x {p['tables']} | {cells_solved} | {ours['value_ms']:.2f} | {implicit_ms} | "
-            f"{unrolled['grad_ms']:.2f} | {ratio} |"
+            f"| {cells:,} | {p['sweeps']} x {p['tables']} | {p['table_cells']:,} | {ours['value_ms']:.2f} | "
+            f"{ours['grad_ms']:.2f} | {unrolled['grad_ms']:.2f} | {unrolled['grad_ms'] / ours['grad_ms']:.1f}x |"
         )
     if len(lines) == 2:
         return ""
-    profiles = [p for p in results["profiles"].values() if p.get("projection_alone")]
-    notes = []
-    if any(_implicit(p) for p in profiles):
-        notes.append(
-            "The projection alone: `sum(log(project(x)))` at the profiled point's log weights `x`, with its sweeps "
-            "counted there. *table cells* is the size of the linear system the implicit gradient solves (the cells "
-            "of all exact tables); the unrolled gradient back-propagates through every sweep instead."
-        )
-    if not all(_implicit(p) for p in profiles):
-        notes.append(
-            "Rows without an implicit time are from an older results file: the unrolled sweeps were then "
-            "populace's projection, timed from a random start."
-        )
-    return "\n".join(lines) + "\n\n" + " ".join(notes)
+    return "\n".join(lines) + (
+        "\n\nThe projection alone: `sum(log(project(x)))` at the profiled point's log weights `x`, with its sweeps "
+        "counted there. *table cells* is the size of the linear system the implicit gradient solves (the cells "
+        "of all exact tables); the unrolled gradient back-propagates through every sweep instead."
+    )
 
 
 def targets_text(results: dict[str, Any]) -> str:
@@ -1000,23 +971,15 @@ def where_time_goes(results: dict[str, Any]) -> str:
         if moved
         else ""
     )
-    if _implicit(p):
-        setup = f"{p['tables']} exact tables; the projection ran {p['sweeps']} sweeps at the profiled point"
-        further = (p["sweeps"] - 1) * s["per_sweep"] if p["sweeps"] > 1 else float("nan")
-        rest = s["projection"] - further
-        projection = f"projection {share['projection']:.0%}" + (
-            f" ({further:.2f} ms for the {p['sweeps'] - 1} sweeps after the first, {s['per_sweep']:.3f} ms "
-            f"each; {rest:.2f} ms for the first sweep and the implicit gradient)"
-            if further > 0 and rest > 0
-            else ""
-        )
-    else:
-        setup = (
-            f"{p['tables']} exact tables, {p['sweeps']} unrolled sweeps: the old projection, from an older results file"
-        )
-        projection = (
-            f"IPF projection {share['projection']:.0%} ({s['per_sweep']:.2f} ms per sweep, forward and reverse)"
-        )
+    setup = f"{p['tables']} exact tables; the projection ran {p['sweeps']} sweeps at the profiled point"
+    further = (p["sweeps"] - 1) * s["per_sweep"] if p["sweeps"] > 1 else float("nan")
+    rest = s["projection"] - further
+    projection = f"projection {share['projection']:.0%}" + (
+        f" ({further:.2f} ms for the {p['sweeps'] - 1} sweeps after the first, {s['per_sweep']:.3f} ms "
+        f"each; {rest:.2f} ms for the first sweep and the implicit gradient)"
+        if further > 0 and rest > 0
+        else ""
+    )
     text = (
         f"At {cells:,} cells ({p['n_effects']:,} effects, {setup}) one evaluation of the log density and its "
         f"gradient takes {s['total']:.1f} ms ({per_cell[cells]:.0f} ns per cell; the value alone "
@@ -1059,14 +1022,6 @@ def pathfinder_batch_gib(cells: int, *, whole_path: bool = False) -> float:
 
 def _projection_remedy(cells: int, p: dict[str, Any]) -> str:
     alone = p["projection_alone"]
-    if not _implicit(p):
-        old = alone["populace"]
-        return (
-            f"- **The projection.** The profile at {cells:,} cells is from an older results file, taken when "
-            f"populace's projection was {p['sweeps']} unrolled IPF sweeps over {p['tables']} tables (`ipf_jax`): "
-            f"{old['value_ms']:.1f} ms forward and {old['grad_ms']:.1f} ms with its gradient by back-propagation. "
-            "populace now runs IPF to tolerance and differentiates it implicitly (`project`); `--profiles` times that."
-        )
     ours, unrolled = alone["implicit"], alone["unrolled"]
     sweeps, tables, tol = p["sweeps"], p["tables"], p["projection_tol"]
     ratio = unrolled["grad_ms"] / ours["grad_ms"]
