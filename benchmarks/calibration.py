@@ -315,8 +315,8 @@ def covered(draws: np.ndarray, truth: np.ndarray, mass: float) -> np.ndarray:
 
 def score_fit(post: Any, data: Dataset) -> dict[str, Any]:
     """Ranks and interval coverage of every cell (and the hyperparameters) of one fit."""
-    from populace.baselines import tvd
     from populace.inference.diagnostics import convergence
+    from populace.metrics import tvd
 
     draws = post.posterior["p"].values.reshape(post.n_samples, -1)
     truth = data.truth.ravel()

@@ -614,8 +614,8 @@ def run(mode: Mode, *, progress: bool) -> dict[str, Any]:
 
 
 def _target_accept() -> float | None:
-    """NUTS target acceptance populace used (``populace.inference.fit.TARGET_ACCEPT``), if it has one."""
-    from populace.inference import fit as fit_module
+    """NUTS target acceptance populace used (``populace.inference.methods.TARGET_ACCEPT``), if it has one."""
+    from populace.inference import methods as fit_module
 
     return getattr(fit_module, "TARGET_ACCEPT", None)
 

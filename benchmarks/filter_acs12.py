@@ -35,13 +35,12 @@ from typing import Any
 
 import numpy as np
 import report
-from metrics import empty_cell_mass
 
 from populace.data.acs12 import TEMPLATE, KnowledgeScorer, WrongScorer, acs12_task
 from populace.data.inputs import load_inputs
-from populace.demo import recovery_metrics
 from populace.inference.fit import fit
 from populace.llm_filter.build import spec_terms
+from populace.metrics import empty_cell_mass, recovery_metrics
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "filter_acs12.json"

@@ -33,11 +33,11 @@ import time
 from typing import Any
 
 import numpy as np
-from metrics import interval_scores, point_scores
 from tasks import Task, build_task
 
 from populace import baselines
 from populace.data.inputs import Inputs, load_inputs
+from populace.metrics import interval_scores, point_scores
 
 RUN_SCRIPT = pathlib.Path(__file__).resolve().parent / "run.py"
 # A child fit that takes longer than this is stopped and reported as failed.

@@ -15,9 +15,8 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any
 
-from metrics import COVERAGE_TARGET
-
-from populace.posterior import RHAT_LIMIT
+from populace.inference.diagnostics import RHAT_LIMIT
+from populace.metrics import COVERAGE_TARGET
 
 # Timing targets of the speed rows (issue 3): a 1,000-cell, 5-attribute fit with NUTS
 # 4x1,000 under a minute, and a million personas under five seconds, whole process.
@@ -206,9 +205,9 @@ def _data(results: dict[str, Any]) -> str:
         "mean TVD over the two-way tables not implied by a published table; **empty mass**, the share put on "
         "cells that hold nobody in the truth. For populace the point estimate is the posterior mean, and "
         "**cov 90 / cov 50** are the shares of cells with at least 10 persons whose equal-tailed 90% / 50% "
-        "interval holds the truth (`populace.demo.recovery_metrics`); **width 90** is the mean 90% "
+        "interval holds the truth (`populace.metrics.recovery_metrics`); **width 90** is the mean 90% "
         "interval width on those cells, in persons. IPF and the weighted sample get bootstrap percentile "
-        "intervals, scored the same way (`populace.demo.interval_metrics`): the sample's rows are resampled "
+        "intervals, scored the same way (`populace.metrics.interval_metrics`): the sample's rows are resampled "
         "with replacement, keeping their weights, the method is rerun on each resample, and the interval is "
         "the equal-tailed quantiles of the reruns (B and seed in the notes); the published tables stay fixed. "
         "Independence ignores the sample, so it has no interval. **fit s** is populace's own `fit_seconds` "

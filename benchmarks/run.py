@@ -144,7 +144,7 @@ def population_summary(name: str) -> dict[str, Any]:
 
 def task_summary(task: tasks.Task) -> dict[str, Any]:
     """Everything about a task the report shows, besides its rows."""
-    from metrics import unpublished_pairs
+    from populace.metrics import unpublished_pairs
 
     names = task.population.names
     return {

@@ -185,9 +185,8 @@ def build_task(cells: int) -> tuple[pp.Spec, np.ndarray]:
 
 def fit_child(request: dict[str, Any]) -> dict[str, Any]:
     """Child process: fit one size with one method and score it; peak memory read last."""
-    from populace.baselines import tvd
-    from populace.demo import recovery_metrics
     from populace.inference.fit import fit
+    from populace.metrics import recovery_metrics, tvd
 
     spec, truth = build_task(request["cells"])
     post = fit(
@@ -1013,7 +1012,7 @@ def pathfinder_batch_gib(cells: int, *, whole_path: bool = False) -> float:
     ``whole_path=True`` gives the figure for ``blackjax.vi.pathfinder.approximate`` (used
     before), which scores all ``maxiter + 1`` points' draws in one batch.
     """
-    from populace.inference.fit import PATHFINDER_MAXITER
+    from populace.inference.methods import PATHFINDER_MAXITER
     from populace.inference.pathfinder import ELBO_DRAWS, elbo_batch_size
 
     draws = (PATHFINDER_MAXITER + 1) * ELBO_DRAWS if whole_path else elbo_batch_size(cells)
@@ -1065,7 +1064,7 @@ def _sweeps_to(changes: Sequence[float], tol: float) -> int | None:
 
 
 def _pathfinder_memory_text(results: dict[str, Any]) -> str:
-    from populace.inference.fit import PATHFINDER_MAXITER
+    from populace.inference.methods import PATHFINDER_MAXITER
     from populace.inference.pathfinder import ELBO_DRAWS, elbo_batch_size
 
     rows = [r for r in results["fits"] if r["method"] == "pathfinder"]
@@ -1094,7 +1093,7 @@ def _pathfinder_memory_text(results: dict[str, Any]) -> str:
 
 
 def _advi_step_text(results: dict[str, Any]) -> str:
-    from populace.inference.fit import ADVI_STEPS
+    from populace.inference.methods import ADVI_STEPS
 
     ran = [r for r in results["fits"] if r["method"] == "advi" and "fit_seconds" in r]
     if not ran:
@@ -1122,7 +1121,7 @@ def _int_keys(profiles: dict[str, Any]) -> dict[int, Any]:
 
 def remedies(results: dict[str, Any]) -> str:
     """Where the time and memory of the large fits go, and what would cut them, from the measurements."""
-    from populace.inference.fit import ADVI_STEPS, FULL_RANK_LIMIT
+    from populace.inference.methods import ADVI_STEPS, FULL_RANK_LIMIT
 
     items = []
     largest = _largest_profile(results)

@@ -139,8 +139,3 @@ def bootstrap(
     """
     rng = np.random.default_rng(seed)
     return np.stack([estimator(resample(inputs, rng)) for _ in range(replicates)])
-
-
-def tvd(p: np.ndarray, q: np.ndarray) -> float:
-    """Total variation distance between two joints (shares)."""
-    return 0.5 * float(np.abs(np.asarray(p) - np.asarray(q)).sum())

@@ -201,24 +201,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
     report = check(post)
     print(report.text())
     if args.out:
-        write_report(report, pathlib.Path(args.out))
+        report.write(args.out)
         if not args.quiet:
             print(f"populace: wrote the report and plots to {args.out}", file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_FAILED
-
-
-def write_report(report: object, folder: pathlib.Path) -> None:
-    """Write checks.csv, cells.csv and ppc.png into ``folder``."""
-    from populace.io import atomic_path
-    from populace.plots import ppc_plot
-
-    folder.mkdir(parents=True, exist_ok=True)
-    with atomic_path(folder / "checks.csv") as tmp:
-        report.checks.to_csv(tmp, index=False)
-    if len(report.cells):
-        with atomic_path(folder / "cells.csv") as tmp:
-            report.cells.to_csv(tmp, index=False)
-        ppc_plot(report.cells, folder / "ppc.png")
 
 
 def _cmd_forecast(args: argparse.Namespace) -> int:

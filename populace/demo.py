@@ -15,66 +15,12 @@ import numpy as np
 
 from populace import baselines
 from populace.data.examples import example_spec_path, example_truth
-from populace.posterior import DEFAULT_CREDIBLE_MASS
-
-# Coverage is scored on cells holding at least this many persons (issue 3's criterion:
-# an interval's coverage of a near-empty cell says little).
-MIN_CELL_PERSONS = 10
-
-
-def recovery_metrics(post, truth: np.ndarray, prob: float = DEFAULT_CREDIBLE_MASS) -> dict[str, float]:  # noqa: ANN001
-    """TVD of the posterior mean and interval coverage against a known joint (:func:`interval_metrics`)."""
-    draws = post.posterior["p"].values.reshape(post.n_samples, -1)
-    scores = {"tvd": baselines.tvd(draws.mean(axis=0), truth.ravel())}
-    return scores | interval_metrics(draws, truth, post.population, prob)
-
-
-def interval_metrics(
-    draws: np.ndarray, truth: np.ndarray, population: float, prob: float = DEFAULT_CREDIBLE_MASS
-) -> dict[str, float]:
-    """Coverage and width of equal-tailed intervals from draws of the joint, against a known joint.
-
-    Scored on the cells holding at least :data:`MIN_CELL_PERSONS` persons in the truth.
-
-    Parameters
-    ----------
-    draws
-        Draws of the joint shares, shape ``(n, *grid)`` or ``(n, cells)``: posterior
-        draws, or bootstrap replicates of a point estimate.
-    truth
-        True joint shares over the grid.
-    population
-        Persons in the population.
-    prob
-        Mass of each interval.
-
-    Returns
-    -------
-    dict
-        ``coverage`` (share of scored cells whose interval holds the truth),
-        ``cells_scored``, and ``mean_width`` (mean interval width in shares).
-
-    Examples
-    --------
-    >>> draws = np.random.default_rng(0).dirichlet([20.0, 20.0], size=1000)
-    >>> interval_metrics(draws, np.array([0.5, 0.5]), 100.0)["coverage"]
-    1.0
-    """
-    draws = np.asarray(draws, dtype=float).reshape(len(draws), -1)
-    lower, upper = np.quantile(draws, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
-    t = np.asarray(truth, dtype=float).ravel()
-    big = t * population >= MIN_CELL_PERSONS
-    covered = (t >= lower) & (t <= upper)
-    return {
-        "coverage": float(covered[big].mean()),
-        "cells_scored": int(big.sum()),
-        "mean_width": float((upper - lower)[big].mean()),
-    }
+from populace.metrics import MIN_CELL_PERSONS, recovery_metrics, tvd
+from populace.summaries import DEFAULT_CREDIBLE_MASS, interval_quantiles
 
 
 def run_demo(out: pathlib.Path, *, draws: int = 1000, chains: int = 4, seed: int = 0, progress: bool = True) -> int:
     """Run the demo and write its outputs to ``out``; return an exit code."""
-    from populace.cli import write_report
     from populace.inference.checks import check
     from populace.inference.fit import fit
     from populace.personas import personas, write_personas
@@ -93,9 +39,9 @@ def run_demo(out: pathlib.Path, *, draws: int = 1000, chains: int = 4, seed: int
     metrics = recovery_metrics(post, truth)
     rows = [("populace (posterior mean)", metrics["tvd"])]
     ipf = {pc: baselines.ipf(inputs, pc) for pc in baselines.PSEUDO_COUNTS}
-    rows += [(f"IPF, sample + {pc} per cell", baselines.tvd(est, truth)) for pc, est in ipf.items()]
-    rows.append(("independence (IPF, flat seed)", baselines.tvd(baselines.independence(inputs), truth)))
-    rows.append(("weighted sample alone", baselines.tvd(baselines.weighted_sample(inputs), truth)))
+    rows += [(f"IPF, sample + {pc} per cell", tvd(est, truth)) for pc, est in ipf.items()]
+    rows.append(("independence (IPF, flat seed)", tvd(baselines.independence(inputs), truth)))
+    rows.append(("weighted sample alone", tvd(baselines.weighted_sample(inputs), truth)))
     print("total variation distance from the true 512-cell joint (lower is better):")
     for name, value in rows:
         print(f"  {name:<32} {value:.3f}")
@@ -116,7 +62,7 @@ def run_demo(out: pathlib.Path, *, draws: int = 1000, chains: int = 4, seed: int
 
     report = check(post)
     print(report.text())
-    write_report(report, out / "report")
+    report.write(out / "report")
     summary = post.summary(["education", "wage"])
     true_ew = truth.sum(axis=(0, 1, 2, 3))
     import pandas as pd
@@ -127,12 +73,12 @@ def run_demo(out: pathlib.Path, *, draws: int = 1000, chains: int = 4, seed: int
     )
     heatmap_plot(summary, "education", "wage", out / "joint_education_wage.png", truth=truth_series)
     draws_flat = post.posterior["p"].values.reshape(post.n_samples, -1)
-    lower, upper = np.quantile(draws_flat, [0.05, 0.95], axis=0)
+    lower, upper = np.quantile(draws_flat, interval_quantiles(DEFAULT_CREDIBLE_MASS), axis=0)
     recovery_plot(
         truth,
         {
             "populace": draws_flat.mean(axis=0),
-            "IPF (best pseudo-count)": min(ipf.values(), key=lambda e: baselines.tvd(e, truth)),
+            "IPF (best pseudo-count)": min(ipf.values(), key=lambda e: tvd(e, truth)),
         },
         lower,
         upper,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,13 +22,10 @@ import xarray as xr
 from populace.errors import DataError
 from populace.io import atomic_path
 from populace.spec import Spec, spec_to_yaml
+from populace.summaries import DEFAULT_CREDIBLE_MASS, interval_table, margin
 
-# Credible mass of reported intervals unless asked otherwise: the 90% equal-tailed
-# interval, the contract's default (DESIGN.md section 2).
-DEFAULT_CREDIBLE_MASS = 0.9
-# Convergence thresholds of `populace check` (DESIGN.md section 2; Vehtari et al. 2021
-# recommend R-hat < 1.01 and a bulk ESS of at least 100 per chain).
-RHAT_LIMIT = 1.01
+__all__ = ["DEFAULT_CREDIBLE_MASS", "Posterior", "load"]
+
 FORMAT_VERSION = "1"
 
 
@@ -69,35 +66,61 @@ class Posterior:
         *,
         spec: Spec,
         inputs: Any,
-        p: np.ndarray,
-        hyper: dict[str, np.ndarray],
-        stats: dict[str, np.ndarray],
-        meta: dict[str, Any],
+        variables: Mapping[str, tuple[Sequence[str], np.ndarray]],
+        coords: Mapping[str, Sequence[Any]] | None = None,
+        stats: Mapping[str, np.ndarray] | None = None,
+        meta: Mapping[str, Any],
     ) -> Posterior:
-        """Assemble a posterior from sampler output (arrays shaped chain, draw, ...)."""
-        dims = ("chain", "draw", *spec.names)
-        coords = {a.name: list(a.levels) for a in spec.attributes}
-        coords["chain"] = np.arange(p.shape[0])
-        coords["draw"] = np.arange(p.shape[1])
-        data = {"p": (dims, p)}
-        for name, values in hyper.items():
-            if values.ndim == 2:
-                data[name] = (("chain", "draw"), values)
-            elif name == "lam":
-                data[name] = (("chain", "draw", "term"), values)
-                coords["term"] = list(meta["local_scale_terms"])
-            elif name == "llm_weight":
-                data[name] = (("chain", "draw", "plausibility_term"), values)
-                coords["plausibility_term"] = list(meta["llm_weight_names"])
-        posterior = xr.Dataset(data, coords=coords)
+        """Assemble a posterior from draws with named dims.
+
+        Parameters
+        ----------
+        spec
+            The fitted spec.
+        inputs
+            Its checked inputs (:func:`populace.data.load_inputs`), embedded in the file.
+        variables
+            Name -> (dims, values); dims start with ``chain``, ``draw``. Must hold ``p``
+            with one dim per attribute.
+        coords
+            Labels of dims that are not attributes (attribute dims get the levels).
+        stats
+            Sampler statistics: (chain, draw) arrays, or 1-d summaries.
+        meta
+            JSON-ready facts of the fit (method, draws, chains, seed, ...).
+
+        Examples
+        --------
+        >>> draws = np.random.default_rng(0).dirichlet(np.ones(512), size=(2, 10)).reshape(2, 10, *spec.shape)
+        >>> post = Posterior.from_arrays(
+        ...     spec=spec, inputs=load_inputs(spec), variables={"p": (("chain", "draw", *spec.names), draws)},
+        ...     meta={"method": "synthetic", "draws": 10, "chains": 2, "seed": 0})
+        >>> post.n_samples
+        20
+        """
+        if "p" not in variables:
+            raise ValueError("a posterior needs draws of the joint 'p'")
+        p_dims, p = variables["p"]
+        if tuple(p_dims) != ("chain", "draw", *spec.names):
+            raise ValueError(f"'p' must have dims (chain, draw, *attributes), got {tuple(p_dims)}")
+        all_coords: dict[str, Any] = {a.name: list(a.levels) for a in spec.attributes}
+        all_coords["chain"] = np.arange(p.shape[0])
+        all_coords["draw"] = np.arange(p.shape[1])
+        used = {d for dims, _ in variables.values() for d in dims}
+        for name, labels in (coords or {}).items():
+            if name in used and name not in all_coords:
+                all_coords[name] = list(labels)
+        data = {name: (tuple(dims), np.asarray(values)) for name, (dims, values) in variables.items()}
+        posterior = xr.Dataset(data, coords=all_coords)
         posterior["p"].attrs["long_name"] = "population share of each cell"
         stat_vars = {}
-        for name, values in stats.items():
+        for name, values in (stats or {}).items():
+            values = np.asarray(values)
             if values.ndim == 2:
                 stat_vars[name] = (("chain", "draw"), values)
             else:
                 stat_vars[name] = ((f"{name}_dim",), values)
-        sample_stats = xr.Dataset(stat_vars, coords={"chain": coords["chain"], "draw": coords["draw"]})
+        sample_stats = xr.Dataset(stat_vars, coords={"chain": all_coords["chain"], "draw": all_coords["draw"]})
         attrs = {
             "populace_format": FORMAT_VERSION,
             "spec_name": spec.name,
@@ -175,11 +198,11 @@ class Posterior:
         for name in by:
             if name not in self.spec.names:
                 raise DataError(
-                    f"--by names unknown attribute '{name}' (attributes: {', '.join(self.spec.names)})",
+                    f"by names unknown attribute '{name}' (attributes: {', '.join(self.spec.names)})",
                     value=name,
                 )
         if len(set(by)) != len(by):
-            raise DataError(f"--by lists an attribute twice: {','.join(by)}")
+            raise DataError(f"by lists an attribute twice: {','.join(by)}")
         return by
 
     def joint(self, by: Sequence[str] | None = None) -> xr.DataArray:
@@ -189,12 +212,13 @@ class Posterior:
         -------
         xarray.DataArray
             Dims ``(chain, draw, *by)``; each draw sums to 1.
+
+        Examples
+        --------
+        >>> post.joint(["region"]).dims
+        ('chain', 'draw', 'region')
         """
-        by = self._check_by(by)
-        p = self.posterior["p"]
-        drop = [n for n in self.spec.names if n not in by]
-        out = p.sum(dim=drop) if drop else p
-        return out.transpose("chain", "draw", *by)
+        return margin(self.posterior["p"], self._check_by(by))
 
     def summary(self, by: Sequence[str] | None = None, prob: float = DEFAULT_CREDIBLE_MASS) -> pd.DataFrame:
         """Mean, sd and equal-tailed credible interval of each cell's share.
@@ -211,30 +235,15 @@ class Posterior:
         pandas.DataFrame
             The ``by`` columns (level names, declared order), then ``mean``, ``sd``,
             ``lower``, ``upper``.
+
+        Examples
+        --------
+        >>> list(post.summary(["region"]).columns)
+        ['region', 'mean', 'sd', 'lower', 'upper']
         """
         if not 0 < prob < 1:
-            raise DataError(f"--prob must be between 0 and 1, got {prob}", value=prob)
-        by = self._check_by(by)
-        draws = self.joint(by).values.reshape(self.n_samples, -1)
-        lower, upper = np.quantile(draws, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
-        mean = draws.mean(axis=0)
-        lower = np.minimum(lower, mean)
-        upper = np.maximum(upper, mean)
-        levels = [self.spec.attribute(n).levels for n in by]
-        grid = np.meshgrid(*[np.arange(len(lv)) for lv in levels], indexing="ij")
-        frame = pd.DataFrame({n: np.asarray(lv, dtype=object)[g.ravel()] for n, lv, g in zip(by, levels, grid)})
-        frame["mean"] = mean
-        frame["sd"] = draws.std(axis=0, ddof=1) if draws.shape[0] > 1 else 0.0
-        frame["lower"] = lower
-        frame["upper"] = upper
-        return frame
-
-    def warnings(self) -> list[str]:
-        """Sampling problems worth a warning after a fit: divergences, high R-hat."""
-        from populace.inference.diagnostics import convergence
-
-        report = convergence(self)
-        return [item["message"] for item in report if item["warn"] or not item["ok"]]
+            raise DataError(f"prob must be between 0 and 1, got {prob}", value=prob)
+        return interval_table(self.joint(by), prob)
 
     # ----------------------------------------------------------------- saving
     def to_netcdf(self, path: str | os.PathLike[str]) -> pathlib.Path:

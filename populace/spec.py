@@ -15,7 +15,8 @@ from typing import Any
 import yaml
 
 from populace.errors import SpecError
-from populace.llm_filter.scorers import FilterOptions
+from populace.inference.methods import method_names
+from populace.models.base import model_kinds
 
 TOP_KEYS = (
     "population",
@@ -33,14 +34,21 @@ MICRODATA_KEYS = ("file", "weight")
 MODEL_KEYS = ("kind", "interactions")
 INFERENCE_KEYS = ("method", "draws", "chains", "seed")
 LLM_FILTER_KEYS = ("scorer", "model", "mode", "cache", "template", "weights", "order")
-MODEL_KINDS = ("loglinear", "copula")
-METHODS = ("nuts", "advi", "pathfinder")
 ROLES = ("geography",)
 TRUE_WORDS = ("true", "yes", "on", "1")
 FALSE_WORDS = ("false", "no", "off", "0")
 # What YAML writes for "nothing": BaseLoader keeps these as text, so an empty or null
 # block (`inference:`, `llm_filter: null`) must be recognised by hand.
 NULL_WORDS = ("", "~", "null", "Null", "NULL")
+
+# The llm_filter block's choices (DESIGN.md section 4; populace.llm_filter).
+MODES = ("contrastive", "yes-no")
+WEIGHTS = ("single", "per-pair")
+ORDERS = ("pairs", "full")
+# The documented default model: the best scorer on the labelled plausibility set
+# (benchmarks/plausibility.py, BENCHMARKS.md).
+DEFAULT_MODEL = "gemma3-270m"
+DEFAULT_CACHE = ".populace-cache.sqlite"
 
 # Sampler defaults of the command line contract (DESIGN.md section 2).
 DEFAULT_METHOD = "nuts"
@@ -95,6 +103,57 @@ class ModelOptions:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class FilterOptions:
+    """The spec's ``llm_filter`` block, checked.
+
+    Attributes
+    ----------
+    scorer
+        ``causal-lm``, ``rules-only`` or a registered name.
+    model
+        For ``causal-lm``: a packaged model name, a GGUF file or a transformers folder
+        (relative paths are relative to the spec). Default :data:`DEFAULT_MODEL`.
+    mode
+        ``contrastive`` or ``yes-no``.
+    cache
+        SQLite score cache (relative to the spec).
+    template
+        A prompt template YAML file (relative to the spec); None: the built-in one.
+    weights
+        ``single``: one learned weight for all plausibility terms; ``per-pair``: one each.
+    order
+        ``pairs`` (scales with attributes) or ``full`` (every cell; small grids).
+    """
+
+    scorer: str = "causal-lm"
+    model: str = DEFAULT_MODEL
+    mode: str = "contrastive"
+    cache: str = DEFAULT_CACHE
+    template: str | None = None
+    weights: str = "single"
+    order: str = "pairs"
+
+    @classmethod
+    def from_mapping(cls, block: Mapping[str, str], where: str) -> FilterOptions:
+        """Build and check options from the spec's block; ``where`` names the spec in errors."""
+        options = cls(**{k: str(v) for k, v in block.items()})
+        for key, allowed in (("mode", MODES), ("weights", WEIGHTS), ("order", ORDERS)):
+            value = getattr(options, key)
+            if value not in allowed:
+                raise SpecError(f"{where}: llm_filter.{key} '{value}' is unknown (use one of {', '.join(allowed)})")
+        return options
+
+    def to_mapping(self) -> dict[str, str]:
+        """The non-default fields, as the spec block."""
+        defaults = FilterOptions()
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) != getattr(defaults, f.name)
+        } or {"scorer": self.scorer}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class InferenceOptions:
     """How to fit: method, draws per chain, chains and seed."""
 
@@ -146,12 +205,10 @@ class Spec:
                 raise SpecError(f"{self.name}: '{reserved}' is reserved and cannot name an attribute")
         if not self.marginals and self.microdata is None:
             raise SpecError(f"{self.name}: give at least one of 'marginals' or 'microdata'")
-        if self.model.kind not in MODEL_KINDS:
+        if self.model.kind not in model_kinds():
             raise SpecError(
-                f"{self.name}: model.kind '{self.model.kind}' is unknown (use one of {', '.join(MODEL_KINDS)})"
+                f"{self.name}: model.kind '{self.model.kind}' is unknown (use one of {', '.join(model_kinds())})"
             )
-        if self.model.kind == "copula":
-            raise SpecError(f"{self.name}: model.kind 'copula' is not available in this version; use 'loglinear'")
         if self.model.interactions < 1:
             raise SpecError(f"{self.name}: model.interactions must be at least 1, got {self.model.interactions}")
         _check_inference(self.inference, self.name)
@@ -238,8 +295,10 @@ def _freeze_rule(rule: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
 
 
 def _check_inference(options: InferenceOptions, name: str) -> None:
-    if options.method not in METHODS:
-        raise SpecError(f"{name}: inference method '{options.method}' is unknown (use one of {', '.join(METHODS)})")
+    if options.method not in method_names():
+        raise SpecError(
+            f"{name}: inference method '{options.method}' is unknown (use one of {', '.join(method_names())})"
+        )
     if options.draws < 1:
         raise SpecError(f"{name}: draws must be at least 1, got {options.draws}")
     if options.chains < 1:

@@ -12,7 +12,7 @@ from scipy import stats
 import populace as pp
 from populace import baselines
 from populace.data.inputs import Inputs, load_inputs, take_rows
-from populace.demo import interval_metrics
+from populace.metrics import interval_metrics
 
 NAMES = ("a", "b", "c", "d")
 

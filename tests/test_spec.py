@@ -264,9 +264,9 @@ def test_population_must_be_a_positive_number():
 # --- features not available yet ------------------------------------------------------------
 
 
-def test_copula_is_refused_as_not_available():
+def test_an_unknown_model_kind_is_refused_with_the_kinds_there_are():
     message = refused(MINIMAL + "model: {kind: copula}\n")
-    assert "copula" in message and "not available" in message
+    assert "'copula' is unknown" in message and "loglinear" in message
 
 
 def test_llm_filter_block_is_read_with_defaults_and_round_trips():

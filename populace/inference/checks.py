@@ -15,12 +15,14 @@
 from __future__ import annotations
 
 import dataclasses
+import pathlib
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from populace.posterior import DEFAULT_CREDIBLE_MASS, Posterior
+from populace.posterior import Posterior
+from populace.summaries import DEFAULT_CREDIBLE_MASS, interval_quantiles, margin, stacked
 
 # The contract: `check` fails when an exact table is missed by more than 0.2 points.
 EXACT_TOLERANCE_PP = 0.2
@@ -41,6 +43,21 @@ class CheckReport:
     def ok(self) -> bool:
         """True when no failing check."""
         return bool(self.checks["ok"].all())
+
+    def write(self, folder: str | pathlib.Path) -> pathlib.Path:
+        """Write ``checks.csv``, ``cells.csv`` and ``ppc.png`` into ``folder`` (made if missing), atomically."""
+        from populace.io import atomic_path
+        from populace.plots import ppc_plot
+
+        folder = pathlib.Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        with atomic_path(folder / "checks.csv") as tmp:
+            self.checks.to_csv(tmp, index=False)
+        if len(self.cells):
+            with atomic_path(folder / "cells.csv") as tmp:
+                self.cells.to_csv(tmp, index=False)
+            ppc_plot(self.cells, folder / "ppc.png")
+        return folder
 
     def text(self) -> str:
         """A printable summary."""
@@ -75,23 +92,21 @@ def check(post: Posterior, *, seed: int = 0) -> CheckReport:
     rng = np.random.default_rng(seed)
     inputs = post.inputs()
     spec = post.spec
-    flat = post.posterior["p"].values.reshape(post.n_samples, *spec.shape)
-    if flat.shape[0] > MAX_PPC_DRAWS:
-        flat = flat[np.linspace(0, flat.shape[0] - 1, MAX_PPC_DRAWS).astype(int)]
+    p = stacked(post.posterior["p"])
+    if p.sizes["sample"] > MAX_PPC_DRAWS:
+        p = p.isel(sample=np.linspace(0, p.sizes["sample"] - 1, MAX_PPC_DRAWS).astype(int))
     rows: list[dict[str, Any]] = []
     cells: list[pd.DataFrame] = []
-    alpha = (1 - DEFAULT_CREDIBLE_MASS) / 2
+    lo_q, hi_q = interval_quantiles(DEFAULT_CREDIBLE_MASS)
     for table in inputs.tables:
-        drop = tuple(a + 1 for a in range(len(spec.shape)) if a not in table.axes)
-        shares = flat.sum(axis=drop) if drop else flat
-        shares = shares.reshape(shares.shape[0], *table.counts.shape)
+        shares = margin(p, [spec.names[a] for a in table.axes]).values
         observed = table.counts / table.total
         frame = _cells_frame(spec, table.axes, table.source)
         frame["observed"] = observed.ravel()
         frame["mean"] = shares.mean(axis=0).ravel()
         if table.exact:
             gap = float(np.abs(shares - observed).max()) * 100  # the worst single draw, not the mean
-            frame["lower"], frame["upper"] = np.quantile(shares, [alpha, 1 - alpha], axis=0).reshape(2, -1)
+            frame["lower"], frame["upper"] = np.quantile(shares, [lo_q, hi_q], axis=0).reshape(2, -1)
             rows.append(
                 {
                     "check": f"exact table {table.source}",
@@ -103,7 +118,7 @@ def check(post: Posterior, *, seed: int = 0) -> CheckReport:
         else:
             scale = inputs.population
             replicated = scale * shares + table.se * rng.standard_normal(shares.shape)
-            lo, hi = np.quantile(replicated, [alpha, 1 - alpha], axis=0)
+            lo, hi = np.quantile(replicated, [lo_q, hi_q], axis=0)
             frame["lower"], frame["upper"] = lo.ravel() / scale, hi.ravel() / scale
             frame["observed"] = table.counts.ravel() / scale
             outside = int(((table.counts < lo) | (table.counts > hi)).sum())
@@ -118,9 +133,9 @@ def check(post: Posterior, *, seed: int = 0) -> CheckReport:
             )
         cells.append(frame)
     if inputs.sample is not None:
-        cells.extend(_sample_margins(spec, flat, inputs.sample, rng))
+        cells.extend(_sample_margins(spec, p, inputs.sample, rng))
         for axes, counts in inputs.sample.patterns:
-            ppp = _chi2_ppp(flat, axes, counts, rng)
+            ppp = _chi2_ppp(margin(p, [spec.names[a] for a in axes]).values, counts, rng)
             names = ",".join(spec.names[a] for a in axes)
             rows.append(
                 {
@@ -159,11 +174,11 @@ def _cells_frame(spec: Any, axes: tuple[int, ...], source: str) -> pd.DataFrame:
     return pd.DataFrame({"table": source, "cell": labels})
 
 
-def _sample_margins(spec: Any, flat: np.ndarray, sample: Any, rng: np.random.Generator) -> list[pd.DataFrame]:
+def _sample_margins(spec: Any, p: Any, sample: Any, rng: np.random.Generator) -> list[pd.DataFrame]:
     """One-way shares of the weighted sample against replicated samples of its effective size."""
-    alpha = (1 - DEFAULT_CREDIBLE_MASS) / 2
+    lo_q, hi_q = interval_quantiles(DEFAULT_CREDIBLE_MASS)
     out = []
-    for a in range(len(spec.shape)):
+    for a, name in enumerate(spec.names):
         counts = sum(
             (c.sum(axis=tuple(i for i, x in enumerate(axes) if x != a)) for axes, c in sample.patterns if a in axes),
             np.zeros(spec.shape[a]),
@@ -171,19 +186,18 @@ def _sample_margins(spec: Any, flat: np.ndarray, sample: Any, rng: np.random.Gen
         n = float(counts.sum())
         if n <= 0:
             continue
-        shares = flat.sum(axis=tuple(d + 1 for d in range(len(spec.shape)) if d != a))
+        shares = margin(p, [name]).values
         replicated = np.stack([rng.multinomial(max(int(round(n)), 1), s / s.sum()) for s in shares]) / max(round(n), 1)
-        frame = _cells_frame(spec, (a,), f"microdata {sample.source} ({spec.names[a]}, n_eff {n:.0f})")
+        frame = _cells_frame(spec, (a,), f"microdata {sample.source} ({name}, n_eff {n:.0f})")
         frame["observed"] = counts / n
         frame["mean"] = shares.mean(axis=0)
-        frame["lower"], frame["upper"] = np.quantile(replicated, [alpha, 1 - alpha], axis=0)
+        frame["lower"], frame["upper"] = np.quantile(replicated, [lo_q, hi_q], axis=0)
         out.append(frame)
     return out
 
 
-def _chi2_ppp(flat: np.ndarray, axes: tuple[int, ...], counts: np.ndarray, rng: np.random.Generator) -> float:
-    drop = tuple(a for a in range(flat.ndim - 1) if a not in axes)
-    shares = flat.sum(axis=tuple(d + 1 for d in drop)) if drop else flat
+def _chi2_ppp(shares: np.ndarray, counts: np.ndarray, rng: np.random.Generator) -> float:
+    """Posterior predictive p-value of Pearson's chi-square; ``shares`` are draws of the pattern's margin."""
     shares = shares.reshape(shares.shape[0], -1)
     obs = counts.ravel()
     n = float(obs.sum())

@@ -11,6 +11,9 @@ from typing import Any
 
 import numpy as np
 
+# Convergence threshold of `populace check` (DESIGN.md section 2; Vehtari et al. 2021
+# recommend R-hat < 1.01 and a bulk ESS of at least 100 per chain).
+RHAT_LIMIT = 1.01
 # Bulk ESS per chain below this makes interval ends unreliable (Vehtari et al. 2021
 # recommend 100 per chain). A low ESS is a warning, not a failed check (DESIGN.md).
 MIN_ESS_PER_CHAIN = 100
@@ -25,10 +28,8 @@ def convergence(post: Any) -> list[dict[str, Any]]:
         One per check: ``name``, ``value``, ``ok`` (False fails ``populace check``),
         ``warn`` (True when worth a warning) and ``message``.
     """
-    from populace.posterior import RHAT_LIMIT
-
     info = post.fit_info
-    if info["method"] != "nuts":
+    if not info.get("mcmc", info["method"] == "nuts"):
         note = f"{info['method']} is an approximation: no R-hat or divergences to check"
         return [_item("convergence", None, ok=True, warn=False, message=note)]
     divergent = int(np.asarray(post.sample_stats["diverging"]).sum())
@@ -52,6 +53,11 @@ def convergence(post: Any) -> list[dict[str, Any]]:
         message += f" < {low} (warning): interval ends are rough; run more --draws"
     out.append(_item("ess_bulk", ess, ok=True, warn=ess < low, message=message))
     return out
+
+
+def fit_warnings(post: Any) -> list[str]:
+    """Sampling problems worth a warning after a fit: divergences, high R-hat, low ESS."""
+    return [item["message"] for item in convergence(post) if item["warn"] or not item["ok"]]
 
 
 def _item(name: str, value: Any, *, ok: bool, warn: bool, message: str) -> dict[str, Any]:

@@ -9,76 +9,19 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 
 import numpy as np
 
-from populace.errors import SpecError
+from populace.spec import DEFAULT_CACHE, DEFAULT_MODEL, MODES, ORDERS, WEIGHTS, FilterOptions
+
+__all__ = ["DEFAULT_CACHE", "DEFAULT_MODEL", "MODES", "ORDERS", "WEIGHTS", "FilterOptions"]
 
 BUILT_IN = ("causal-lm", "rules-only")
-MODES = ("contrastive", "yes-no")
-WEIGHTS = ("single", "per-pair")
-ORDERS = ("pairs", "full")
-# The documented default model: the best scorer on the labelled plausibility set
-# (benchmarks/plausibility.py, BENCHMARKS.md).
-DEFAULT_MODEL = "gemma3-270m"
-DEFAULT_CACHE = ".populace-cache.sqlite"
 ENTRY_POINT_GROUP = "populace.scorers"
 
 _REGISTRY: dict[str, Callable[[], object]] = {}
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class FilterOptions:
-    """The spec's ``llm_filter`` block, checked.
-
-    Attributes
-    ----------
-    scorer
-        ``causal-lm``, ``rules-only`` or a registered name.
-    model
-        For ``causal-lm``: a packaged model name, a GGUF file or a transformers folder
-        (relative paths are relative to the spec). Default :data:`DEFAULT_MODEL`.
-    mode
-        ``contrastive`` or ``yes-no``.
-    cache
-        SQLite score cache (relative to the spec).
-    template
-        A prompt template YAML file (relative to the spec); None: the built-in one.
-    weights
-        ``single``: one learned weight for all plausibility terms; ``per-pair``: one each.
-    order
-        ``pairs`` (scales with attributes) or ``full`` (every cell; small grids).
-    """
-
-    scorer: str = "causal-lm"
-    model: str = DEFAULT_MODEL
-    mode: str = "contrastive"
-    cache: str = DEFAULT_CACHE
-    template: str | None = None
-    weights: str = "single"
-    order: str = "pairs"
-
-    @classmethod
-    def from_mapping(cls, block: Mapping[str, str], where: str) -> FilterOptions:
-        """Build and check options from the spec's block; ``where`` names the spec in errors."""
-        options = cls(**{k: str(v) for k, v in block.items()})
-        for key, allowed in (("mode", MODES), ("weights", WEIGHTS), ("order", ORDERS)):
-            value = getattr(options, key)
-            if value not in allowed:
-                raise SpecError(f"{where}: llm_filter.{key} '{value}' is unknown (use one of {', '.join(allowed)})")
-        return options
-
-    def to_mapping(self) -> dict[str, str]:
-        """The non-default fields, as the spec block."""
-        defaults = FilterOptions()
-        return {
-            f.name: getattr(self, f.name)
-            for f in dataclasses.fields(self)
-            if getattr(self, f.name) != getattr(defaults, f.name)
-        } or {"scorer": self.scorer}
 
 
 class RulesOnlyScorer:

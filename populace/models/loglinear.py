@@ -57,6 +57,7 @@ LLM_WEIGHT_SCALE = 1.0
 class LoglinearModel:
     """Everything the NumPyro model needs, as NumPy arrays; call :meth:`model` to sample."""
 
+    names: tuple[str, ...]
     shape: tuple[int, ...]
     support: np.ndarray
     terms: tuple[Term, ...]
@@ -90,6 +91,39 @@ class LoglinearModel:
     def local_scale_names(self) -> tuple[str, ...]:
         """Names of the terms with a local scale ``lam`` (every term but main effects)."""
         return tuple(n for t, n in zip(self.terms, self.term_names) if t.kind != MAIN)
+
+    # ------------------------------------------------ the Model interface (models.base)
+    @property
+    def recorded(self) -> dict[str, tuple[str, ...]]:
+        """The joint ``p`` over the attributes and the scale hyperparameters (sites absent from a draw are skipped)."""
+        return {
+            "p": self.names,
+            "sigma_main": (),
+            "tau_2": (),
+            "tau_geo": (),
+            "lam": ("term",),
+            "llm_weight": ("plausibility_term",),
+        }
+
+    def coords(self) -> dict[str, tuple[str, ...]]:
+        """Labels of ``lam``'s terms and of the plausibility weights."""
+        return {"term": self.local_scale_names, "plausibility_term": self.weight_names}
+
+    def describe(self) -> str:
+        """Cells, free terms and tables to meet."""
+        return (
+            f"{int(np.prod(self.shape)):,} cells, {len(self.terms)} free terms, "
+            f"{len(self.exact) + len(self.se_tables)} tables to meet"
+        )
+
+    def fit_meta(self) -> dict[str, object]:
+        """Projection sweeps, the free terms, the terms with local scales and the filter's weights."""
+        return {
+            "projection_max_sweeps": self.sweeps,
+            "terms": list(self.term_names),
+            "local_scale_terms": list(self.local_scale_names),
+            "llm_weight_names": list(self.weight_names),
+        }
 
     def model(self) -> None:
         """The NumPyro model: samples the effects and records the joint as ``p``."""
@@ -233,6 +267,7 @@ def build_loglinear(inputs: Inputs, plausibility: Sequence = (), weights: str = 
     sizes = [int(np.prod([spec.shape[a] for a in t.axes])) for t in terms]
     effect_term = np.repeat(np.arange(len(terms)), sizes).astype(np.int64)
     model = LoglinearModel(
+        names=spec.names,
         shape=spec.shape,
         support=inputs.support,
         terms=terms,
@@ -253,6 +288,11 @@ def build_loglinear(inputs: Inputs, plausibility: Sequence = (), weights: str = 
     if int(np.prod(spec.shape)) * len(effect_term) <= DESIGN_LIMIT:
         model = dataclasses.replace(model, design=design_matrix(model))
     return model
+
+
+def build(inputs: Inputs, *, filter_terms: Sequence = (), filter_weights: str = "single") -> LoglinearModel:
+    """The ``loglinear`` model kind (:mod:`populace.models.base`): :func:`build_loglinear`."""
+    return build_loglinear(inputs, plausibility=filter_terms, weights=filter_weights)
 
 
 def _exact_submargins(

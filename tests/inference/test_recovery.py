@@ -14,7 +14,7 @@ import pytest
 import populace as pp
 from populace import baselines
 from populace.data.examples import example_spec_path, example_truth
-from populace.demo import recovery_metrics
+from populace.metrics import recovery_metrics, tvd
 
 pytestmark = pytest.mark.slow
 
@@ -25,8 +25,8 @@ def test_cps1988_beats_point_methods_and_is_calibrated() -> None:
     truth = example_truth(spec)
     metrics = recovery_metrics(post, truth)
     inputs = post.inputs()
-    rivals = {f"ipf+{pc}": baselines.tvd(baselines.ipf(inputs, pc), truth) for pc in baselines.PSEUDO_COUNTS}
-    rivals["independence"] = baselines.tvd(baselines.independence(inputs), truth)
+    rivals = {f"ipf+{pc}": tvd(baselines.ipf(inputs, pc), truth) for pc in baselines.PSEUDO_COUNTS}
+    rivals["independence"] = tvd(baselines.independence(inputs), truth)
     assert metrics["tvd"] < min(rivals.values()), (metrics, rivals)
     assert 0.85 <= metrics["coverage"] <= 0.95, metrics
     assert metrics["cells_scored"] >= 200
@@ -71,7 +71,7 @@ def test_synthetic_recovery_improves_with_the_sample_and_covers_the_truth(tmp_pa
         metrics = recovery_metrics(post, truth)
         errors.append(metrics["tvd"])
         coverages.append(metrics["coverage"])
-        best_ipf = min(baselines.tvd(baselines.ipf(post.inputs(), pc), truth) for pc in baselines.PSEUDO_COUNTS)
+        best_ipf = min(tvd(baselines.ipf(post.inputs(), pc), truth) for pc in baselines.PSEUDO_COUNTS)
         assert metrics["tvd"] < best_ipf
     assert errors[1] < 0.6 * errors[0], errors  # ten times the sample: clearly closer to the truth
     assert errors[1] < 0.03, errors

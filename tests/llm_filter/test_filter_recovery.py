@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 import populace as pp
-from populace.baselines import tvd
 from populace.data.acs12 import KnowledgeScorer, WrongScorer, acs12_task
+from populace.metrics import tvd
 
 pytestmark = pytest.mark.slow
 

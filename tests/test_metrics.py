@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from populace.demo import MIN_CELL_PERSONS, interval_metrics, recovery_metrics
+from populace.metrics import MIN_CELL_PERSONS, interval_metrics, recovery_metrics
 
 
 def test_interval_metrics_scores_only_cells_with_enough_persons():

@@ -1,0 +1,229 @@
+"""The inference methods, one object each, in one map read by the spec, ``fit`` and the CLI.
+
+A method is anything with a ``name``, a one-line ``summary``, an ``mcmc`` flag (whether
+chains can be compared: R-hat and divergences apply) and ``run(model, *, draws, chains,
+seed, progress) -> Draws``. ``model`` is a built :class:`populace.models.base.Model`:
+a method only calls its NumPyro ``model`` function and returns the sites it
+``recorded``. Add one with :func:`register_method`.
+
+Methods
+-------
+nuts
+    NumPyro's No-U-Turn sampler, one chain per host device, in parallel. The default:
+    calibrated intervals (BENCHMARKS.md).
+advi
+    Full-rank Gaussian variational inference (NumPyro SVI). On the benchmark tasks its
+    intervals were close to nominal but it was not faster than NUTS (BENCHMARKS.md);
+    its cost grows more slowly with the number of cells. Mean-field ADVI covered 59% of
+    cells at 90% in the prototype (DESIGN.md section 5), so it is not offered.
+pathfinder
+    Pathfinder (quasi-Newton path, best Gaussian along it) from BlackJAX's pieces, its path
+    scored one point at a time so memory does not grow with the path
+    (:mod:`populace.inference.pathfinder`). The quickest; a rough first look: its
+    intervals are too narrow (41-89% coverage at 90%).
+
+Examples
+--------
+>>> sorted(METHODS)
+['advi', 'nuts', 'pathfinder']
+>>> METHODS["nuts"].mcmc, METHODS["advi"].mcmc
+(True, False)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Protocol
+
+import numpy as np
+
+from populace.errors import FitError
+from populace.inference.backend import setup_jax
+
+# NUTS target acceptance. At NumPyro's default 0.8, tasks with larger samples (n_eff
+# 1,400-2,500) left 2-7 divergences; 0.9 cut the worst case (CPS 1988, 5% sample) from 7
+# to 1 and 0.95 to 0 at 25% more leapfrog steps. A dense mass matrix was far slower.
+TARGET_ACCEPT = 0.9
+# Variational fits: optimiser steps and learning rate (Adam), measured to converge on the
+# 512-cell example (the ELBO changes by < 0.1% over the last 1,000 steps).
+ADVI_STEPS = 6000
+ADVI_LEARNING_RATE = 0.01
+# Above this many parameters the full-rank guide is replaced by a low-rank one.
+FULL_RANK_LIMIT = 1500
+PATHFINDER_MAXITER = 200
+# Posterior draws generated per batch by the variational methods (bounds peak memory).
+DRAW_CHUNK = 250
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Draws:
+    """What a method returns: recorded sites and sampler statistics, arrays shaped (chain, draw, ...).
+
+    Attributes
+    ----------
+    samples
+        Every site the model records (``p`` and the rest of ``model.recorded``).
+    stats
+        Sampler statistics: (chain, draw) arrays, or 1-d summaries such as an ELBO trace.
+    """
+
+    samples: dict[str, np.ndarray]
+    stats: dict[str, np.ndarray]
+
+
+class InferenceMethod(Protocol):
+    """One inference method (see the module docstring)."""
+
+    name: str
+    summary: str
+    mcmc: bool
+
+    def run(self, model: Any, *, draws: int, chains: int, seed: int, progress: bool) -> Draws:
+        """Fit ``model`` and return ``chains x draws`` draws of its recorded sites."""
+
+
+def _grouped(samples: dict[str, Any], chains: int, draws: int) -> dict[str, np.ndarray]:
+    return {k: np.asarray(v).reshape((chains, draws) + np.shape(v)[1:]) for k, v in samples.items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class NUTS:
+    """NumPyro's NUTS, ``chains`` chains of ``draws`` warm-up and ``draws`` kept draws, in parallel."""
+
+    name: str = "nuts"
+    summary: str = "No-U-Turn sampler (NumPyro), chains in parallel: calibrated intervals"
+    mcmc: bool = True
+    target_accept: float = TARGET_ACCEPT
+
+    def run(self, model: Any, *, draws: int, chains: int, seed: int, progress: bool) -> Draws:
+        """Sample with NUTS; statistics: divergences, leapfrog steps, acceptance, energy."""
+        devices = setup_jax(chains)
+        import jax
+        from numpyro.infer import MCMC, NUTS
+
+        mcmc = MCMC(
+            NUTS(model.model, target_accept_prob=self.target_accept),
+            num_warmup=draws,
+            num_samples=draws,
+            num_chains=chains,
+            chain_method="parallel" if devices >= chains else "vectorized",
+            progress_bar=progress,
+        )
+        mcmc.run(jax.random.PRNGKey(seed), extra_fields=("diverging", "num_steps", "accept_prob", "energy"))
+        kept = set(model.recorded)
+        samples = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items() if k in kept}
+        extra = mcmc.get_extra_fields(group_by_chain=True)
+        stats = {
+            "diverging": np.asarray(extra["diverging"]).astype(bool),
+            "n_steps": np.asarray(extra["num_steps"]).astype(np.int64),
+            "acceptance_rate": np.asarray(extra["accept_prob"]),
+            "energy": np.asarray(extra["energy"]),
+        }
+        return Draws(samples=samples, stats=stats)
+
+
+@dataclasses.dataclass(frozen=True)
+class ADVI:
+    """Full-rank (low-rank above :data:`FULL_RANK_LIMIT` parameters) Gaussian ADVI, one chain of ``chains x draws``."""
+
+    name: str = "advi"
+    summary: str = "full-rank Gaussian variational inference (NumPyro SVI)"
+    mcmc: bool = False
+    steps: int = ADVI_STEPS
+    learning_rate: float = ADVI_LEARNING_RATE
+
+    def run(self, model: Any, *, draws: int, chains: int, seed: int, progress: bool) -> Draws:
+        """Fit the guide, then draw from it in chunks; statistics: the last 1,000 ELBO losses."""
+        setup_jax(1)
+        import jax
+        from numpyro.infer import SVI, Predictive, Trace_ELBO, autoguide
+        from numpyro.infer.util import initialize_model
+        from numpyro.optim import Adam
+
+        key_init, key_fit, key_draw = jax.random.split(jax.random.PRNGKey(seed), 3)
+        n_params = sum(int(np.size(v)) for v in initialize_model(key_init, model.model).param_info.z.values())
+        guide_class = (
+            autoguide.AutoMultivariateNormal if n_params <= FULL_RANK_LIMIT else autoguide.AutoLowRankMultivariateNormal
+        )
+        guide = guide_class(model.model)
+        svi = SVI(model.model, guide, Adam(self.learning_rate), Trace_ELBO())
+        result = svi.run(key_fit, self.steps, progress_bar=progress)
+        losses = np.asarray(result.losses)
+        if not np.isfinite(losses[-1]):
+            raise FitError("ADVI diverged (the ELBO is not finite); try method 'nuts'")
+        total = draws * chains
+        # Drawn in chunks: a vmapped full-rank guide copies its scale matrix per draw (4,000
+        # draws of a 900-parameter guide peaked at 15 GB in one batch).
+        predictive = Predictive(
+            model.model, guide=guide, params=result.params, num_samples=DRAW_CHUNK, return_sites=list(model.recorded)
+        )
+        draw = jax.jit(predictive)
+        chunks = [
+            {k: np.asarray(v) for k, v in draw(jax.random.fold_in(key_draw, i)).items()}
+            for i in range(-(-total // DRAW_CHUNK))
+        ]
+        samples = {k: np.concatenate([c[k] for c in chunks])[:total] for k in chunks[0]}
+        stats = {"elbo_loss_tail": losses[-min(1000, len(losses)) :].astype(float)}
+        return Draws(samples=_grouped(samples, 1, total), stats=stats)
+
+
+@dataclasses.dataclass(frozen=True)
+class Pathfinder:
+    """Pathfinder (:mod:`populace.inference.pathfinder`), one chain of ``chains x draws``."""
+
+    name: str = "pathfinder"
+    summary: str = "Pathfinder (BlackJAX pieces): quickest, intervals too narrow"
+    mcmc: bool = False
+    maxiter: int = PATHFINDER_MAXITER
+
+    def run(self, model: Any, *, draws: int, chains: int, seed: int, progress: bool) -> Draws:
+        """Run the L-BFGS path, keep the best Gaussian, draw from it; statistics: its ELBO."""
+        setup_jax(1)
+        import blackjax
+        import jax
+        from jax.flatten_util import ravel_pytree
+        from numpyro.infer.util import initialize_model
+
+        from populace.inference.pathfinder import approximate, elbo_batch_size
+
+        key_init, key_fit, key_draw = jax.random.split(jax.random.PRNGKey(seed), 3)
+        info = initialize_model(key_init, model.model)
+        flat0, unravel = ravel_pytree(info.param_info.z)
+
+        def logdensity(x):  # noqa: ANN001, ANN202 - jax arrays
+            return -info.potential_fn(unravel(x))
+
+        batch = elbo_batch_size(int(np.prod(model.shape)))
+        state, _ = approximate(key_fit, logdensity, flat0, maxiter=self.maxiter, batch_size=batch)
+        total = draws * chains
+        flat, _ = blackjax.vi.pathfinder.sample(key_draw, state, total)
+        samples = _constrained_draws(model, unravel, flat)
+        return Draws(samples=_grouped(samples, 1, total), stats={"elbo": np.asarray([float(state.elbo)])})
+
+
+def _constrained_draws(model: Any, unravel: Any, flat: Any) -> dict[str, np.ndarray]:
+    """The recorded sites of flat unconstrained draws, DRAW_CHUNK at a time."""
+    import jax
+    from numpyro.infer.util import constrain_fn
+
+    kept = set(model.recorded)
+
+    def one(x):  # noqa: ANN001, ANN202 - jax arrays
+        sites = constrain_fn(model.model, (), {}, unravel(x), return_deterministic=True)
+        return {k: v for k, v in sites.items() if k in kept}
+
+    draws = jax.jit(lambda xs: jax.lax.map(one, xs, batch_size=min(DRAW_CHUNK, xs.shape[0])))(flat)
+    return {k: np.asarray(v) for k, v in draws.items()}
+
+
+METHODS: dict[str, InferenceMethod] = {m.name: m for m in (NUTS(), ADVI(), Pathfinder())}
+
+
+def register_method(method: InferenceMethod) -> None:
+    """Add (or replace) an inference method under ``method.name``; the spec, ``fit`` and the CLI then accept it."""
+    METHODS[method.name] = method
+
+
+def method_names() -> tuple[str, ...]:
+    """Names of every inference method, the default first."""
+    return tuple(METHODS)
