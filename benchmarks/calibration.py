@@ -1,48 +1,33 @@
 """Simulation-based calibration (SBC) of populace's log-linear model, on SYNTHETIC data.
 
-The truth is synthetic: every data set is drawn by this script from a known law, so the
-rank of the true value among the posterior draws, and the coverage of the posterior
-intervals, can be scored cell by cell (Talts et al. 2018, "Validating Bayesian inference
-algorithms with simulation-based calibration").
+Every data set is drawn from a known law, so the rank of the true value among the
+posterior draws and the coverage of the posterior intervals can be scored cell by cell
+(Talts et al. 2018). Laws (``--law``):
 
-Laws (``--law``)
-----------------
-prior (default): exact SBC.
-    Exact one-way tables are inputs that populace conditions on, not data it models, so
-    they are drawn first (random level shares of a 100,000-person population). The joint
-    ``p`` is then one draw from populace's own prior *given those tables*: the model that
-    :func:`populace.models.loglinear.build_loglinear` builds, run forward under
-    ``numpyro.handlers.seed``/``trace`` (its projection makes ``p`` meet the tables). A
-    sample of 1% (1,000 persons, equal weights) is drawn i.i.d. from ``p``, which is exactly
-    the model's likelihood (equal weights give Kish's effective size = the sample size).
-    If the inference is right, the rank of every true cell share among posterior draws is
-    uniform and central intervals cover at their nominal rate, averaged over data sets.
-loglinear: a realistic law, not exact SBC.
-    A random log-linear joint with main effects and pairwise interactions on the prior's
-    scales (no three-way terms), a finite population of 100,000 drawn from it, its exact
-    one-way tables, and a 1% sample without replacement; the truth is the finite
-    population's shares. Coverage is then a calibration check under a law near the prior.
+- ``prior`` (exact SBC): exact one-way tables of a 100,000-person population are drawn
+  first (populace conditions on them), then ``p`` from populace's own prior given them
+  (``build_loglinear`` run forward under ``numpyro.handlers.seed``/``trace``), then a 1%
+  sample i.i.d. from ``p`` with equal weights: exactly the model's likelihood.
+- ``loglinear``: a random log-linear joint on the prior's scales (``harness.loglinear_joint``),
+  a finite population of 100,000 drawn from it, its exact one-way tables and a 1% sample
+  without replacement; coverage is then a check under a law near the prior.
 
-Every data set is fitted with NUTS, 2 chains x 500 draws (after 500 warm-up), one fit at a
-time, in this process. Results go to ``benchmarks/results/calibration.json`` (one entry
-per law, so both can be kept), the rank histogram to
-``benchmarks/figures/calibration_ranks.png`` (``calibration_ranks_loglinear.png`` for the
-other law), and a section between ``<!-- calibration:start/end -->`` into BENCHMARKS.md.
-``--quick`` writes under ``benchmarks/output/quick/`` instead.
+Every data set is fitted with NUTS 2x500 in this process, one at a time. Writes
+``benchmarks/results/calibration.json`` (one entry per law), ``benchmarks/figures/calibration_ranks*.png``
+and the ``calibration`` section of BENCHMARKS.md (``--quick``: under ``benchmarks/output/quick/``).
 
 Usage::
 
     python benchmarks/calibration.py                    # 50 data sets from the prior (~20 min on 2 cores)
     python benchmarks/calibration.py --quick            # 4 data sets (~2 min)
     python benchmarks/calibration.py --law loglinear --datasets 20
+    python benchmarks/calibration.py --report           # rewrite the figures and section from saved results
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
-import json
 import os
 import pathlib
 import sys
@@ -50,17 +35,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import harness
 import numpy as np
-import pandas as pd
+from harness import FIGURES, HERE, PAGE, QUICK_DIR, ROOT, say
 
-HERE = pathlib.Path(__file__).resolve().parent
-ROOT = HERE.parent
-if str(HERE) not in sys.path:  # run as a script or imported from elsewhere
-    sys.path.insert(0, str(HERE))
-
-import report  # noqa: E402
-
-import populace as pp  # noqa: E402
+import populace as pp
+from populace.summaries import interval_quantiles
 
 SECTION = "calibration"
 LAWS = ("prior", "loglinear")
@@ -92,8 +72,6 @@ DEFAULT_DATASETS, QUICK_DATASETS = 50, 4
 # True cell sizes (persons in a population of POPULATION) for the coverage breakdown.
 SIZE_EDGES = (0, 100, 1000, np.inf)
 
-QUICK_DIR = HERE / "output" / "quick"
-
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Paths:
@@ -104,7 +82,7 @@ class Paths:
     page: pathlib.Path
 
 
-FULL_PATHS = Paths(results=HERE / "results" / "calibration.json", figures=HERE / "figures", page=ROOT / "BENCHMARKS.md")
+FULL_PATHS = Paths(results=HERE / "results" / "calibration.json", figures=FIGURES, page=PAGE)
 QUICK_PATHS = Paths(
     results=QUICK_DIR / "calibration.json", figures=QUICK_DIR / "figures", page=QUICK_DIR / "BENCHMARKS.md"
 )
@@ -133,21 +111,8 @@ GRIDS: tuple[tuple[pp.Attribute, ...], ...] = (
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Dataset:
-    """One simulated data set: what populace is given and the truth to score against.
-
-    Attributes
-    ----------
-    index
-        Data set number (also the fit seed).
-    spec
-        In-memory spec: exact one-way tables and the weighted sample.
-    truth
-        True cell shares over ``spec.shape``.
-    hyper
-        True hyperparameters (``tau_2``, ``lam``) where the law has them (prior law).
-    sample_size
-        Persons in the sample.
-    """
+    """One simulated data set: the spec (exact one-way tables and sample), the true cell shares,
+    and the true hyperparameters (``tau_2``, ``lam``) where the law has them."""
 
     index: int
     spec: pp.Spec
@@ -159,62 +124,9 @@ class Dataset:
 # ----------------------------------------------------------------------------- simulation
 
 
-def _csv(frame: pd.DataFrame) -> str:
-    return frame.to_csv(index=False, lineterminator="\n")
-
-
-def table_sources(attributes: Sequence[pp.Attribute], counts: Sequence[np.ndarray]) -> list[pp.TableSource]:
-    """One-way tables as in-memory CSV sources (``name,count``)."""
-    return [
-        pp.TableSource(file=f"{a.name}.csv", text=_csv(pd.DataFrame({a.name: a.levels, "count": c})))
-        for a, c in zip(attributes, counts, strict=True)
-    ]
-
-
-def sample_source(attributes: Sequence[pp.Attribute], cells: np.ndarray, weight: float) -> pp.TableSource:
-    """A sample of persons (flat cell indices) as an in-memory CSV with equal weights."""
-    shape = tuple(len(a.levels) for a in attributes)
-    codes = np.unravel_index(cells, shape)
-    frame = pd.DataFrame({a.name: np.asarray(a.levels)[c] for a, c in zip(attributes, codes, strict=True)})
-    frame["weight"] = weight
-    return pp.TableSource(file="sample.csv", text=_csv(frame))
-
-
-def make_spec(
-    attributes: Sequence[pp.Attribute], tables: Sequence[np.ndarray], cells: np.ndarray | None, name: str
-) -> pp.Spec:
-    """Spec with exact one-way ``tables`` and, unless ``cells`` is None, a sample of those cells."""
-    microdata = None
-    if cells is not None:
-        microdata = pp.Microdata(source=sample_source(attributes, cells, POPULATION / len(cells)), weight="weight")
-    return pp.Spec(attributes=attributes, marginals=table_sources(attributes, tables), microdata=microdata, name=name)
-
-
-def random_tables(attributes: Sequence[pp.Attribute], rng: np.random.Generator) -> list[np.ndarray]:
-    """Integer one-way tables of a POPULATION-person population with Dirichlet level shares."""
-    return [
-        rng.multinomial(POPULATION, rng.dirichlet(np.full(len(a.levels), MARGIN_CONCENTRATION))) for a in attributes
-    ]
-
-
-def prior_draw(spec: pp.Spec, key_seed: int, fit_seed: int) -> tuple[np.ndarray, dict[str, np.ndarray], float]:
-    """One draw of the joint from populace's prior given the spec's exact tables.
-
-    Parameters
-    ----------
-    spec
-        Spec with the exact tables (no sample needed: the prior does not see it).
-    key_seed
-        Seed of the JAX key the model is run with.
-    fit_seed
-        Seed the fit will use: it sizes the projection, so the draw uses the same model.
-
-    Returns
-    -------
-    (numpy.ndarray, dict, float)
-        The joint ``p``, the hyperparameters ``tau_2`` and ``lam``, and the largest gap
-        between a one-way margin of ``p`` and its table (shares).
-    """
+def prior_draw(spec: pp.Spec, key_seed: int) -> tuple[np.ndarray, dict[str, np.ndarray], float]:
+    """One draw of ``p`` from populace's prior given the spec's exact tables (JAX key ``key_seed``):
+    ``p``, the hyperparameters ``tau_2`` and ``lam``, and the largest gap of a margin to its table."""
     import jax
     from numpyro import handlers
 
@@ -229,55 +141,27 @@ def prior_draw(spec: pp.Spec, key_seed: int, fit_seed: int) -> tuple[np.ndarray,
     return p / p.sum(), hyper, max_margin_error(p, model.exact)
 
 
-def loglinear_joint(attributes: Sequence[pp.Attribute], rng: np.random.Generator) -> np.ndarray:
-    """A random log-linear joint: main effects and pairwise interactions on the prior's scales.
-
-    Effects are drawn as the prior draws them (half-normal scales, standard normals mapped
-    through :func:`populace.models.loglinear.term_basis`: centred, random walks on ordered
-    attributes), but without three-way terms and independently of any tables.
-    """
-    from populace.models.loglinear import INTERACTION_SCALE, MAIN_SCALE, term_basis
-
-    shape = tuple(len(a.levels) for a in attributes)
-    ordered = tuple(a.ordered for a in attributes)
-    eta = np.zeros(shape)
-    sigma_main = abs(rng.normal(0.0, MAIN_SCALE))
-    tau_2 = abs(rng.normal(0.0, INTERACTION_SCALE))
-    axes_list = [(a,) for a in range(len(shape))]
-    axes_list += [(a, b) for a in range(len(shape)) for b in range(a + 1, len(shape))]
-    for axes in axes_list:
-        sub = tuple(shape[a] for a in axes)
-        basis = term_basis(sub, tuple(ordered[a] for a in axes))
-        scale = sigma_main if len(axes) == 1 else tau_2 * abs(rng.normal())
-        effect = np.tensordot(scale * rng.normal(size=basis.shape[0]), basis, axes=1)
-        full = [shape[a] if a in axes else 1 for a in range(len(shape))]
-        eta = eta + effect.reshape(full)
-    p = np.exp(eta - eta.max())
-    return p / p.sum()
-
-
 def simulate(law: str, index: int) -> tuple[Dataset, dict[str, Any]]:
     """Draw data set ``index`` of ``law``; return it and facts about the draw for the results."""
     rng = np.random.default_rng([SEED, LAWS.index(law), index])
     attributes = GRIDS[index % len(GRIDS)]
     shape = tuple(len(a.levels) for a in attributes)
-    n = round(POPULATION * SAMPLE_FRACTION)
     name = f"sbc-{law}-{index}"
     facts: dict[str, Any] = {"cells": int(np.prod(shape)), "attributes": [a.name for a in attributes]}
     if law == "prior":
-        tables = random_tables(attributes, rng)
-        truth, hyper, gap = prior_draw(make_spec(attributes, tables, None, name), key_seed=index, fit_seed=index)
-        cells = rng.choice(truth.size, size=n, replace=True, p=truth.ravel())
+        alphas = [np.full(k, MARGIN_CONCENTRATION) for k in shape]
+        tables = [((a,), rng.multinomial(POPULATION, rng.dirichlet(alpha)), False) for a, alpha in enumerate(alphas)]
+        truth, hyper, gap = prior_draw(harness.make_spec(attributes, tables, None, name=name), key_seed=index)
+        cells = rng.choice(truth.size, size=round(POPULATION * SAMPLE_FRACTION), replace=True, p=truth.ravel())
         facts["prior_margin_gap"] = gap
     else:
-        counts = rng.multinomial(POPULATION, loglinear_joint(attributes, rng).ravel()).reshape(shape)
-        tables = [counts.sum(axis=tuple(b for b in range(len(shape)) if b != a)) for a in range(len(shape))]
-        persons = np.repeat(np.arange(counts.size), counts.ravel())
-        cells = rng.choice(persons, size=n, replace=False)
+        p = harness.loglinear_joint(shape, [a.ordered for a in attributes], rng)
+        counts, cells = harness.finite_population(p, POPULATION, SAMPLE_FRACTION, rng)
+        tables = [((a,), harness.margin(counts, (a,)), False) for a in range(len(shape))]
         truth, hyper = counts / counts.sum(), {}
         facts["empty_cells"] = int((counts == 0).sum())
-    spec = make_spec(attributes, tables, cells, name)
-    return Dataset(index=index, spec=spec, truth=truth, hyper=hyper, sample_size=n), facts
+    spec = harness.make_spec(attributes, tables, cells, name=name)
+    return Dataset(index=index, spec=spec, truth=truth, hyper=hyper, sample_size=len(cells)), facts
 
 
 # ----------------------------------------------------------------------------- scoring
@@ -289,27 +173,14 @@ def thin(n_draws: int, keep: int) -> np.ndarray:
 
 
 def ranks_of(draws: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """Rank of each true value among the thinned draws: how many draws lie below it.
-
-    Parameters
-    ----------
-    draws
-        Posterior draws, shape (draws, k).
-    truth
-        True values, shape (k,).
-
-    Returns
-    -------
-    numpy.ndarray
-        Integers in ``0..RANK_DRAWS``.
-    """
+    """Rank (``0..RANK_DRAWS``) of each true value among the thinned draws (draws, k): how many lie below."""
     kept = draws[thin(len(draws), RANK_DRAWS)]
     return (kept < truth[None, :]).sum(axis=0)
 
 
 def covered(draws: np.ndarray, truth: np.ndarray, mass: float) -> np.ndarray:
     """Whether each truth lies in the equal-tailed ``mass`` interval of its draws."""
-    lower, upper = np.quantile(draws, [(1 - mass) / 2, (1 + mass) / 2], axis=0)
+    lower, upper = np.quantile(draws, interval_quantiles(mass), axis=0)
     return (truth >= lower) & (truth <= upper)
 
 
@@ -342,10 +213,7 @@ def score_fit(post: Any, data: Dataset) -> dict[str, Any]:
 
 
 def margin_gaps(draws: np.ndarray, spec: pp.Spec) -> dict[str, float]:
-    """Largest and median, over posterior draws, of the largest gap to an exact table (shares).
-
-    populace projects every draw onto the exact tables; this checks how closely.
-    """
+    """Largest and median, over posterior draws, of the largest gap to an exact table (shares)."""
     from populace.data.inputs import load_inputs
     from populace.models.projection import max_margin_error
 
@@ -436,24 +304,8 @@ def coverage_by_size(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def histogram(ranks: Sequence[np.ndarray], bins: int) -> dict[str, Any]:
-    """Rank histogram pooled over data sets, with bands for a uniform rank.
-
-    Parameters
-    ----------
-    ranks
-        Per data set, the ranks (``0..RANK_DRAWS``) of its scored quantities.
-    bins
-        Number of bins; ``RANK_DRAWS + 1`` must be a multiple of it.
-
-    Returns
-    -------
-    dict
-        ``counts``, ``expected`` per bin, ``band`` (binomial, as if every rank were
-        independent), ``design_effect`` (variance of the bin counts with data sets as
-        clusters over the binomial variance, averaged over bins), ``band_clustered``
-        (the band widened by it), bins outside each band, and the normalised-rank mean
-        and standard deviation with bootstrap intervals over data sets.
-    """
+    """Rank histogram pooled over data sets (ranks per data set), with a binomial band (as if every
+    rank were independent) and that band widened by the design effect (data sets as clusters)."""
     from scipy import stats
 
     width = (RANK_DRAWS + 1) // bins
@@ -484,11 +336,7 @@ def histogram(ranks: Sequence[np.ndarray], bins: int) -> dict[str, Any]:
 
 
 def normalised_rank_stats(ranks: Sequence[np.ndarray]) -> dict[str, Any]:
-    """Mean and SD of rank / RANK_DRAWS, with 95% bootstrap intervals over data sets.
-
-    A uniform rank has mean 0.5 and SD ~0.29: a larger SD (U-shaped histogram) means
-    intervals too narrow, a smaller one (a hump) too wide, a shifted mean a biased posterior.
-    """
+    """Mean and SD of rank / RANK_DRAWS (uniform: 0.5 and ~0.29), with 95% bootstrap intervals over data sets."""
     rng = np.random.default_rng(SEED)
     u = [np.asarray(r, float) / RANK_DRAWS for r in ranks]
     values = np.arange(RANK_DRAWS + 1) / RANK_DRAWS
@@ -574,20 +422,8 @@ def _gap_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def plot_ranks(result: dict[str, Any], path: pathlib.Path) -> None:
-    """Rank histograms: every cell share pooled, and ``tau_2`` where the law has it.
-
-    Parameters
-    ----------
-    result
-        One law's results (with ``summary``).
-    path
-        PNG to write.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Rank histograms of one law's results: every cell share pooled, and ``tau_2`` where the law has it."""
+    plt = harness.pyplot()
     summary = result["summary"]
     panels = [("cell shares, pooled over data sets", summary["ranks"], True)]
     if "tau_2" in summary.get("hyper", {}):
@@ -601,10 +437,7 @@ def plot_ranks(result: dict[str, Any], path: pathlib.Path) -> None:
         fontsize=11,
     )
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    os.chmod(path, report.FILE_MODE)
-    plt.close(fig)
+    harness.save_figure(fig, path, dpi=110)
 
 
 def _rank_panel(ax: Any, hist: dict[str, Any], title: str, clustered: bool) -> None:
@@ -637,7 +470,7 @@ def _rank_panel(ax: Any, hist: dict[str, Any], title: str, clustered: bool) -> N
 
 
 def _pct(value: float | None, digits: int = 1) -> str:
-    return "–" if value is None else f"{value * 100:.{digits}f}%"
+    return harness.fmt(value, f".{digits}%")
 
 
 def _coverage_cell(c: dict[str, Any]) -> str:
@@ -774,12 +607,12 @@ def law_section(result: dict[str, Any], figure: str) -> str:
     )
 
 
-def render(results: dict[str, Any], page: pathlib.Path, figures: pathlib.Path) -> str:
+def render(results: dict[str, Any], paths: Paths) -> str:
     """The calibration section of BENCHMARKS.md (without markers), for every law run."""
     parts = [
         "## Calibration: simulation-based, synthetic truth",
         "Written by `benchmarks/calibration.py`; raw results in "
-        f"`{os.path.relpath(results['path'], ROOT)}`. **The truth here is synthetic**: every data set is drawn "
+        f"`{os.path.relpath(paths.results, ROOT)}`. **The truth here is synthetic**: every data set is drawn "
         "by the script from a known law, so the rank of each true cell share among the posterior draws and "
         "the coverage of central 50% and 90% intervals can be scored on every cell (Talts et al. 2018). "
         f"Each data set is a synthetic grid of 24 cells (sex x age x region) or 48 cells (sex x age x "
@@ -791,7 +624,7 @@ def render(results: dict[str, Any], page: pathlib.Path, figures: pathlib.Path) -
     for law in LAWS:
         if law in results["laws"]:
             result = results["laws"][law]
-            figure = os.path.relpath(figures / _figure_name(law), page.parent)
+            figure = os.path.relpath(paths.figures / _figure_name(law), paths.page.parent)
             parts += [_law_text(law), law_section(result, figure)]
     parts.append(
         "Reading the numbers: pooled coverage is over all cells of all data sets; its SE treats each data set, "
@@ -810,69 +643,32 @@ def _figure_name(law: str) -> str:
 # ----------------------------------------------------------------------------- entry
 
 
-def _say(text: str) -> None:
-    print(f"[{datetime.datetime.now():%H:%M:%S}] {text}", flush=True)
-
-
 def _load_results(path: pathlib.Path) -> dict[str, Any]:
-    if path.is_file():
-        try:
-            old = json.loads(path.read_text())
-            if isinstance(old.get("laws"), dict):
-                return old
-        except (json.JSONDecodeError, AttributeError):
-            pass
-    return {"laws": {}}
-
-
-def _save(results: dict[str, Any], paths: Paths) -> None:
-    saved = dict(results)
-    saved["path"] = str(paths.results)
-    report.write_atomic(paths.results, json.dumps(saved, indent=1, default=float) + "\n")
+    return harness.read_json(path) if path.is_file() else {"laws": {}}
 
 
 def run(law: str, datasets: int, paths: Paths, command: str) -> dict[str, Any]:
-    """Fit ``datasets`` data sets of ``law`` one after the other; save after each.
-
-    Returns
-    -------
-    dict
-        All laws' results (the other law's kept from the results file when present).
-    """
+    """Fit ``datasets`` data sets of ``law`` one after the other, saving after each; return all laws' results."""
     from populace.inference.backend import setup_jax
 
     setup_jax(CHAINS)  # before anything imports jax: one host device per chain
     results = _load_results(paths.results)
-    results["path"] = str(paths.results)
     start = time.perf_counter()
-    result: dict[str, Any] = {
-        "config": {
-            "law": law,
-            "datasets": datasets,
-            "draws": DRAWS,
-            "chains": CHAINS,
-            "rank_draws": RANK_DRAWS,
-            "population": POPULATION,
-            "sample_fraction": SAMPLE_FRACTION,
-            "seed": SEED,
-            "command": command,
-        },
-        "started": f"{datetime.datetime.now():%Y-%m-%d %H:%M}",
-        "machine": report.machine_info(),
-        "load": {"start": os.getloadavg()[0]},
-        "rows": [],
-    }
+    config = {"law": law, "datasets": datasets, "draws": DRAWS, "chains": CHAINS, "rank_draws": RANK_DRAWS}
+    config |= {"population": POPULATION, "sample_fraction": SAMPLE_FRACTION, "seed": SEED, "command": command}
+    result: dict[str, Any] = {"config": config, "started": harness.now(), "machine": harness.machine_info()}
+    result |= {"load": {"start": harness.load()}, "rows": []}
     results["laws"][law] = result
     for index in range(datasets):
         row = run_dataset(law, index)
         result["rows"].append(row)
-        _say(_brief(law, row, datasets))
+        say(_brief(law, row, datasets))
         result["total_seconds"] = time.perf_counter() - start
-        result["finished"] = f"{datetime.datetime.now():%Y-%m-%d %H:%M}"
-        _save(results, paths)
-    result["load"]["end"] = os.getloadavg()[0]
+        result["finished"] = harness.now()
+        harness.save_json(paths.results, results)
+    result["load"]["end"] = harness.load()
     result["summary"] = summarise(result["rows"])
-    _save(results, paths)
+    harness.save_json(paths.results, results)
     return results
 
 
@@ -891,24 +687,19 @@ def write_outputs(results: dict[str, Any], paths: Paths) -> None:
     """Summarise each law's rows, draw its rank figure and write the page's calibration section."""
     for law, result in results["laws"].items():
         result["summary"] = summarise(result["rows"])
-        if result.get("summary", {}).get("scored"):
+        if result["summary"].get("scored"):
             plot_ranks(result, paths.figures / _figure_name(law))
-    report.write_section(paths.page, SECTION, render(results, paths.page, paths.figures))
+    harness.write_section(paths.page, SECTION, render(results, paths))
 
 
-def parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    """Command-line options."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the calibration study (or rewrite its outputs); return an exit code."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_DATASETS} data sets, written under {QUICK_DIR}")
     parser.add_argument("--datasets", type=int, help=f"data sets to fit (default {DEFAULT_DATASETS})")
     parser.add_argument("--law", choices=LAWS, default="prior", help="how the truth is drawn (default: prior)")
     parser.add_argument("--report", action="store_true", help="rewrite the figure and section from saved results")
-    return parser.parse_args(argv)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the calibration study; return an exit code."""
-    args = parse(argv)
+    args = parser.parse_args(argv)
     paths = QUICK_PATHS if args.quick else FULL_PATHS
     if args.report:
         write_outputs(_load_results(paths.results), paths)
@@ -917,17 +708,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "python benchmarks/calibration.py" + (" --quick" if args.quick else "")
     command += f" --datasets {datasets}" if args.datasets else ""
     command += f" --law {args.law}" if args.law != "prior" else ""
-    _say(f"calibration: law {args.law}, {datasets} data sets, NUTS {CHAINS}x{DRAWS} each (synthetic truth)")
+    say(f"calibration: law {args.law}, {datasets} data sets, NUTS {CHAINS}x{DRAWS} each (synthetic truth)")
     results = run(args.law, datasets, paths, command)
     write_outputs(results, paths)
     summary = results["laws"][args.law]["summary"]
     if summary.get("scored"):
         c = summary["coverage"]
-        _say(
-            f"coverage 50% {c['covered_50']['pooled']:.3f}, 90% {c['covered_90']['pooled']:.3f}; "
-            f"ranks: {rank_verdict(summary['ranks'])}"
-        )
-    _say(f"wrote {paths.results}, {paths.figures}/{_figure_name(args.law)} and the section of {paths.page}")
+        say(f"coverage 50% {c['covered_50']['pooled']:.3f}, 90% {c['covered_90']['pooled']:.3f}")
     return 0 if summary.get("scored") else 1
 
 
