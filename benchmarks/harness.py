@@ -92,7 +92,8 @@ def run_child(target: str, request: dict[str, Any], timeout: float, memory_cap_g
             return json.loads(result.read_text()) | {"process_seconds": elapsed}
         why = f"stopped at its {timeout / 60:.1f}-min time limit" if code is None else f"exit code {code}"
         tail = " ".join(log_path.read_text(errors="replace").split()[-60:])
-        return {"failed": why, "log_tail": tail, "process_seconds": elapsed, "out_of_memory": _oom(tail)}
+        failed = {"failed": why, "log_tail": tail, "process_seconds": elapsed, "out_of_memory": _oom(tail)}
+        return failed | {"populace_source": populace_source_digest()}
 
 
 def _cap_memory(gib: float) -> None:

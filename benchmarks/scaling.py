@@ -39,29 +39,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
-import json
 import os
 import pathlib
-import resource
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import harness
 import numpy as np
-import pandas as pd
+from harness import FIGURES, HERE, PAGE, QUICK_DIR, ROOT, say
 
-HERE = pathlib.Path(__file__).resolve().parent
-ROOT = HERE.parent
-if str(HERE) not in sys.path:  # run as a script or imported from elsewhere
-    sys.path.insert(0, str(HERE))
-
-import report  # noqa: E402
-
-import populace as pp  # noqa: E402
+import populace as pp
 
 SECTION = "scaling"
 # Synthetic attributes (name, levels, ordered); a grid is the first k of them.
@@ -78,9 +67,8 @@ SIZES = {100: 3, 1_000: 4, 10_000: 5, 100_000: 6}
 QUICK_SIZES = (100, 1_000)
 POPULATION = 200_000
 SAMPLE_FRACTION = 0.01
-# Scales of the synthetic law: main effects, per-step change of ordered main effects,
-# pairwise interactions (log scale).
-MAIN_SD, ORDERED_STEP_SD, PAIR_SD = 1.0, 0.5, 0.4
+# The synthetic law, as the page describes it.
+LAW = "main effects and pairwise interactions on the prior's scales, `harness.loglinear_joint`"
 # (method, draws per chain, chains): the full run, and --quick.
 FITS = (("pathfinder", 1000, 1), ("advi", 1000, 1), ("nuts", 300, 2))
 QUICK_FITS = (("pathfinder", 200, 1), ("advi", 200, 1), ("nuts", 100, 2))
@@ -102,8 +90,6 @@ FAST_TARGET_S = 600.0
 FAST_TARGET_CELLS = 100_000
 # Timing of one log-density evaluation: at least this many runs, until this many seconds.
 PROFILE_MIN_RUNS, PROFILE_MAX_RUNS, PROFILE_SECONDS = 3, 50, 1.5
-
-QUICK_DIR = HERE / "output" / "quick"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -130,61 +116,23 @@ def grid(cells: int) -> tuple[pp.Attribute, ...]:
     )
 
 
-def synthetic_law(shape: tuple[int, ...], ordered: Sequence[bool], rng: np.random.Generator) -> np.ndarray:
-    """A random log-linear joint over ``shape``: main effects (random walks if ordered) and pairs."""
-    ndim = len(shape)
-    eta = np.zeros(shape)
-    for a, (k, is_ordered) in enumerate(zip(shape, ordered)):
-        main = np.cumsum(rng.normal(0, ORDERED_STEP_SD, k)) if is_ordered else rng.normal(0, MAIN_SD, k)
-        eta = eta + main.reshape([k if b == a else 1 for b in range(ndim)])
-    for a in range(ndim):
-        for b in range(a + 1, ndim):
-            pair = rng.normal(0, PAIR_SD, (shape[a], shape[b]))
-            eta = eta + pair.reshape([shape[c] if c in (a, b) else 1 for c in range(ndim)])
-    p = np.exp(eta - eta.max())
-    return p / p.sum()
-
-
 def build_task(cells: int) -> tuple[pp.Spec, np.ndarray]:
-    """The synthetic task with ``cells`` cells: its spec and the population's true shares.
-
-    Returns
-    -------
-    (populace.Spec, numpy.ndarray)
-        Exact one-way tables of the 200,000-person population and a 1% sample without
-        replacement (weight 100 each); the population's joint shares.
-    """
+    """The synthetic task with ``cells`` cells (exact one-way tables of the population, a 1% sample
+    without replacement) and the population's true shares."""
     rng = np.random.default_rng([SEED, cells])
     attributes = grid(cells)
     shape = tuple(len(a.levels) for a in attributes)
-    counts = rng.multinomial(POPULATION, synthetic_law(shape, [a.ordered for a in attributes], rng).ravel())
-    counts = counts.reshape(shape)
-    persons = np.repeat(np.arange(counts.size), counts.ravel())
-    n = round(POPULATION * SAMPLE_FRACTION)
-    codes = np.unravel_index(rng.choice(persons, size=n, replace=False), shape)
-    sample = pd.DataFrame({a.name: np.asarray(a.levels)[c] for a, c in zip(attributes, codes)})
-    sample["weight"] = POPULATION / n
-    tables = []
-    for a, attribute in enumerate(attributes):
-        margin = counts.sum(axis=tuple(b for b in range(len(shape)) if b != a))
-        frame = pd.DataFrame({attribute.name: attribute.levels, "count": margin})
-        tables.append(pp.TableSource(file=f"{attribute.name}.csv", text=frame.to_csv(index=False)))
-    spec = pp.Spec(
-        attributes=attributes,
-        marginals=tables,
-        microdata=pp.Microdata(
-            source=pp.TableSource(file="sample.csv", text=sample.to_csv(index=False)), weight="weight"
-        ),
-        name=f"scaling-{cells}",
-    )
-    return spec, counts / counts.sum()
+    p = harness.loglinear_joint(shape, [a.ordered for a in attributes], rng)
+    counts, sample = harness.finite_population(p, POPULATION, SAMPLE_FRACTION, rng)
+    tables = [((a,), harness.margin(counts, (a,)), False) for a in range(len(shape))]
+    return harness.make_spec(attributes, tables, sample, name=f"scaling-{cells}"), counts / counts.sum()
 
 
 # ----------------------------------------------------------------------------- child: one fit
 
 
 def fit_child(request: dict[str, Any]) -> dict[str, Any]:
-    """Child process: fit one size with one method and score it; peak memory read last."""
+    """In a child: fit one size with one method and score it."""
     from populace.inference.fit import fit
     from populace.metrics import recovery_metrics, tvd
 
@@ -209,7 +157,6 @@ def fit_child(request: dict[str, Any]) -> dict[str, Any]:
     if request["method"] == "nuts":
         row["steps_per_draw"] = float(np.asarray(post.sample_stats["n_steps"]).mean())
         row["divergences"] = int(np.asarray(post.sample_stats["diverging"]).sum())
-    row["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return row
 
 
@@ -365,7 +312,7 @@ def gradient_fn(model: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any],
 
 
 def profile_child(request: dict[str, Any]) -> dict[str, Any]:
-    """Child process: build the model of one size and time its log density and variants."""
+    """In a child: build the model of one size and time its log density and variants."""
     import jax
     import jax.numpy as jnp
 
@@ -415,7 +362,6 @@ def profile_child(request: dict[str, Any]) -> dict[str, Any]:
             "value_ms": time_calls(value, log_p0)[1] * 1000,
         }
     out["split"] = split_costs(out["variants"], len(changes))
-    out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 
 
@@ -449,51 +395,6 @@ def split_costs(timed: dict[str, dict[str, float]], sweeps: int) -> dict[str, fl
     }
     out["per_sweep"] = (ms["full"] - ms["one_sweep"]) / (sweeps - 1) if sweeps > 1 else float("nan")
     return out
-
-
-# ----------------------------------------------------------------------------- parent: children
-
-
-def run_child(kind: str, request: dict[str, Any], timeout: float) -> dict[str, Any]:
-    """Run ``kind`` (``fit`` or ``profile``) in a child process under the memory cap.
-
-    Returns
-    -------
-    dict
-        The child's result plus ``process_seconds`` and ``populace_source`` (a digest of the
-        populace source it ran); on failure ``failed`` holds why (exit code or time limit)
-        and the tail of its output.
-    """
-    from methods import populace_source_digest
-
-    source = {"populace_source": populace_source_digest()}
-    with tempfile.TemporaryDirectory(prefix="populace-scaling-") as tmp:
-        result_path, log_path = pathlib.Path(tmp) / "result.json", pathlib.Path(tmp) / "log.txt"
-        command = [sys.executable, str(pathlib.Path(__file__).resolve()), f"--{kind}-child", json.dumps(request)]
-        command += ["--result", str(result_path)]
-        start = time.perf_counter()
-        with log_path.open("w") as log:
-            try:
-                code = subprocess.run(
-                    command, stdout=log, stderr=log, timeout=timeout, check=False, preexec_fn=_limit_memory
-                ).returncode
-            except subprocess.TimeoutExpired:
-                code = None
-        elapsed = time.perf_counter() - start
-        if code == 0 and result_path.is_file():
-            return json.loads(result_path.read_text()) | {"process_seconds": elapsed} | source
-        why = f"stopped at its {timeout / 60:.1f}-min time limit" if code is None else f"exit code {code}"
-        tail = " ".join(log_path.read_text(errors="replace").split()[-60:])
-        return {"failed": why, "log_tail": tail, "process_seconds": elapsed, "out_of_memory": _oom(tail)} | source
-
-
-def _limit_memory() -> None:
-    cap = int(MEMORY_CAP_GIB * 2**30)
-    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-
-
-def _oom(text: str) -> bool:
-    return any(s in text for s in ("RESOURCE_EXHAUSTED", "Out of memory", "MemoryError", "std::bad_alloc"))
 
 
 # ----------------------------------------------------------------------------- parent: plan
@@ -557,48 +458,33 @@ def fit_plan(
 
 def run_fit(method: str, draws: int, chains: int, cells: int, predicted: float | None, left: float) -> dict[str, Any]:
     """Run one fit in a child with a time limit of what is left of the budget (at most FIT_TIMEOUT_S)."""
-    _say(f"fit: {method} at {cells:,} cells" + (f" (predicted ~{predicted:.0f} s)" if predicted else ""))
+    say(f"fit: {method} at {cells:,} cells" + (f" (predicted ~{predicted:.0f} s)" if predicted else ""))
     timeout = max(MIN_FIT_S, min(FIT_TIMEOUT_S, left))
-    return run_child("fit", {"cells": cells, "method": method, "draws": draws, "chains": chains}, timeout)
+    request = {"cells": cells, "method": method, "draws": draws, "chains": chains}
+    return harness.run_child("scaling:fit_child", request, timeout, MEMORY_CAP_GIB)
 
 
-def new_results(mode: Mode, command: str) -> dict[str, Any]:
-    """The results dict of a run, before anything is measured."""
-    return {
-        "mode": mode.name,
-        "command": command,
-        "json_path": os.path.relpath(mode.results, ROOT),
-        "started": f"{datetime.datetime.now():%Y-%m-%d %H:%M}",
-        "machine": report.machine_info(),
-        "load": {"start": os.getloadavg()[0]},
-        "config": {
-            "sizes": list(mode.sizes),
-            "fits": [list(f) for f in mode.fits],
-            "population": POPULATION,
-            "sample_fraction": SAMPLE_FRACTION,
-            "seed": SEED,
-            "budget_min": mode.budget_s / 60,
-            "stop_after_s": STOP_AFTER_S,
-            "memory_cap_gib": MEMORY_CAP_GIB,
-        },
-        "grids": {str(c): _grid_text(c) for c in mode.sizes},
-        "profiles": {},
-        "fits": [],
-    }
+def _profile(cells: int) -> dict[str, Any]:
+    say(f"profile: {cells:,} cells")
+    profile = harness.run_child("scaling:profile_child", {"cells": cells}, PROFILE_TIMEOUT_S, MEMORY_CAP_GIB)
+    say(f"  {_profile_brief(profile)}")
+    return profile
 
 
 def run_mode(mode: Mode, command: str) -> dict[str, Any]:
     """Profile every size, then fit every method size by size (quickest first) within the budget."""
     start = time.perf_counter()
     deadline = start + mode.budget_s
-    results = new_results(mode, command)
+    config = {"sizes": list(mode.sizes), "fits": [list(f) for f in mode.fits], "law": LAW, "population": POPULATION}
+    config |= {"sample_fraction": SAMPLE_FRACTION, "seed": SEED, "budget_min": mode.budget_s / 60}
+    config |= {"stop_after_s": STOP_AFTER_S, "memory_cap_gib": MEMORY_CAP_GIB}
+    results = {"mode": mode.name, "command": command, "json_path": os.path.relpath(mode.results, ROOT)}
+    results |= {"started": harness.now(), "machine": harness.machine_info(), "load": {"start": harness.load()}}
+    results |= {"config": config, "grids": {str(c): _grid_text(c) for c in mode.sizes}, "profiles": {}, "fits": []}
     profiles: dict[int, dict[str, Any]] = {}
     for cells in mode.sizes:
-        _say(f"profile: {cells:,} cells")
-        profiles[cells] = run_child("profile", {"cells": cells}, PROFILE_TIMEOUT_S)
-        results["profiles"][str(cells)] = profiles[cells]
-        _say(f"  {_profile_brief(profiles[cells])}")
-        _save(results, mode, start)
+        profiles[cells] = results["profiles"][str(cells)] = _profile(cells)
+        harness.save_json(mode.results, results, start)
     rows: dict[str, list[dict[str, Any]]] = {method: [] for method, *_ in mode.fits}
     for cells in mode.sizes:
         for method, draws, chains, predicted in fit_plan(mode.fits, rows, cells, profiles):
@@ -606,54 +492,36 @@ def run_mode(mode: Mode, command: str) -> dict[str, Any]:
             row = {"cells": cells, "method": method, "draws": draws, "chains": chains, "predicted_seconds": predicted}
             reason = skip_reason(rows[method], predicted, left)
             row |= {"skipped": reason} if reason else run_fit(method, draws, chains, cells, predicted, left)
-            _say(f"  {method} {cells:,}: {_fit_brief(row)}")
+            say(f"  {method} {cells:,}: {_fit_brief(row)}")
             rows[method].append(row)
             results["fits"].append(row)
-            _save(results, mode, start)
-    results["load"]["end"] = os.getloadavg()[0]
-    _save(results, mode, start)
+            harness.save_json(mode.results, results, start)
+    results["load"]["end"] = harness.load()
+    harness.save_json(mode.results, results, start)
     return results
 
 
-def parse_extra(text: str) -> list[tuple[str, int]]:
-    """``"advi:100000,nuts:10000"`` -> ``[("advi", 100000), ("nuts", 10000)]``."""
-    out = []
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        method, _, cells = item.partition(":")
-        out.append((method, int(cells.replace("_", ""))))
-    return out
-
-
-def update_results(mode: Mode, command: str, profiles: bool, extra: Sequence[tuple[str, int]]) -> dict[str, Any]:
-    """Rerun the profiles and/or single fits of a saved run and merge them in.
-
-    A fit run this way has no budget (only :data:`FIT_TIMEOUT_S`): it completes a
-    combination the budgeted run skipped. Its row says so.
-    """
+def update_results(mode: Mode, command: str, profiles: bool, extra: str) -> dict[str, Any]:
+    """Rerun the profiles and/or single fits (``"advi:100000,nuts:10000"``) of a saved run and merge
+    them in; such a fit has no budget (only FIT_TIMEOUT_S), and its row says so."""
     start = time.perf_counter()
-    results = json.loads(mode.results.read_text())
+    results = harness.read_json(mode.results)
     if profiles:
         for cells in results["config"]["sizes"]:
-            _say(f"profile: {cells:,} cells")
-            results["profiles"][str(cells)] = run_child("profile", {"cells": cells}, PROFILE_TIMEOUT_S)
-            _say(f"  {_profile_brief(results['profiles'][str(cells)])}")
+            results["profiles"][str(cells)] = _profile(cells)
     settings = {method: (draws, chains) for method, draws, chains in results["config"]["fits"]}
-    for method, cells in extra:
-        draws, chains = settings[method]
-        row = {"cells": cells, "method": method, "draws": draws, "chains": chains, "predicted_seconds": None}
-        row |= run_fit(method, draws, chains, cells, None, FIT_TIMEOUT_S) | {"run_separately": command}
-        _say(f"  {method} {cells:,}: {_fit_brief(row)}")
+    for item in filter(None, (part.strip() for part in extra.split(","))):
+        method, _, size = item.partition(":")
+        cells, (draws, chains) = int(size.replace("_", "")), settings[method]
         old = [r for r in results["fits"] if (r["method"], r["cells"]) == (method, cells)]
-        row["predicted_seconds"] = old[0].get("predicted_seconds") if old else None
+        row = {"cells": cells, "method": method, "draws": draws, "chains": chains}
+        row |= {"predicted_seconds": old[0].get("predicted_seconds") if old else None}
+        row |= run_fit(method, draws, chains, cells, None, FIT_TIMEOUT_S) | {"run_separately": command}
+        say(f"  {method} {cells:,}: {_fit_brief(row)}")
         results["fits"] = [r for r in results["fits"] if (r["method"], r["cells"]) != (method, cells)] + [row]
-    results.setdefault("updates", []).append(
-        {
-            "command": command,
-            "when": f"{datetime.datetime.now():%Y-%m-%d %H:%M}",
-            "seconds": time.perf_counter() - start,
-        }
-    )
-    report.write_atomic(mode.results, json.dumps(results, indent=1, default=float) + "\n")
+    update = {"command": command, "when": harness.now(), "seconds": time.perf_counter() - start}
+    results.setdefault("updates", []).append(update)
+    harness.save_json(mode.results, results)
     return results
 
 
@@ -682,16 +550,6 @@ def _fit_brief(row: dict[str, Any]) -> str:
     )
 
 
-def _save(results: dict[str, Any], mode: Mode, start: float) -> None:
-    results["total_seconds"] = time.perf_counter() - start
-    results["finished"] = f"{datetime.datetime.now():%Y-%m-%d %H:%M}"
-    report.write_atomic(mode.results, json.dumps(results, indent=1, default=float) + "\n")
-
-
-def _say(text: str) -> None:
-    print(f"[{datetime.datetime.now():%H:%M:%S}] {text}", flush=True)
-
-
 # ----------------------------------------------------------------------------- figure
 
 
@@ -699,20 +557,8 @@ METHOD_COLORS = {"nuts": "tab:blue", "advi": "tab:orange", "pathfinder": "tab:gr
 
 
 def plot_scaling(results: dict[str, Any], path: pathlib.Path) -> None:
-    """Log-log plots of fit seconds, peak MiB and gradient cost against cells.
-
-    Parameters
-    ----------
-    results
-        A run's results.
-    path
-        PNG to write.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Log-log plots of fit seconds, peak MiB and gradient cost against cells."""
+    plt = harness.pyplot()
     fig, (ax_time, ax_mem, ax_grad) = plt.subplots(1, 3, figsize=(16, 4.8))
     for method, *_ in results["config"]["fits"]:
         _plot_method(ax_time, ax_mem, [r for r in results["fits"] if r["method"] == method], method)
@@ -752,10 +598,7 @@ def plot_scaling(results: dict[str, Any], path: pathlib.Path) -> None:
         f"{POPULATION:,}); x: out of memory, ^: stopped at the time limit, hollow: predicted, not run"
     )
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    os.chmod(path, report.FILE_MODE)
-    plt.close(fig)
+    harness.save_figure(fig, path, dpi=110)
 
 
 def _plot_method(ax_time: Any, ax_mem: Any, rows: Sequence[dict[str, Any]], method: str) -> None:
@@ -813,9 +656,7 @@ def _plot_profile(ax: Any, profiles: dict[str, dict[str, Any]]) -> None:
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return "–"
-    return f"{value:,.{digits}f}"
+    return harness.fmt(value, f",.{digits}f")
 
 
 def _minutes(seconds: float) -> str:
@@ -944,13 +785,11 @@ def targets_text(results: dict[str, Any]) -> str:
 
 
 def _run_py_speed() -> dict[str, Any] | None:
-    path = HERE / "results-full.json"
     try:
-        saved = json.loads(path.read_text())
+        saved = harness.read_json(HERE / "results-full.json")
         fit_row = saved["speed"]["fit"]
-        when = fit_row.get("note") or saved.get("finished", "")
-        return {"fit_seconds": float(fit_row["fit_seconds"]), "when": when}
-    except (OSError, KeyError, TypeError, ValueError, json.JSONDecodeError):
+        return {"fit_seconds": float(fit_row["fit_seconds"]), "when": fit_row.get("note") or saved.get("finished", "")}
+    except (OSError, KeyError, TypeError, ValueError):
         return None
 
 
@@ -1167,8 +1006,8 @@ def _intro(results: dict[str, Any]) -> str:
         f"Written by `{results['command']}` on {results['finished']} ({results['total_seconds'] / 60:.1f} min; "
         f"load average {load['start']:.1f} at the start, {load.get('end', float('nan')):.1f} at the end, on a "
         f"shared {results['machine']['nproc']}-core machine); raw results in `{results['json_path']}`. "
-        "**Attributes and population are synthetic**: a random log-linear joint (main effects, random walks "
-        f"on ordered attributes, pairwise interactions with SD {PAIR_SD}), a population of {cfg['population']:,} "
+        f"**Attributes and population are synthetic**: a random log-linear joint ({cfg['law']}), a population "
+        f"of {cfg['population']:,} "
         f"drawn from it, its exact one-way tables and a {cfg['sample_fraction']:.0%} sample without replacement. "
         f"Grids: {grids}. Fits: {fits}, seed {cfg['seed']}, each in its own child process (address space capped "
         f"at {cfg['memory_cap_gib']:.0f} GiB), one at a time, sizes in increasing order; a method stops once a "
@@ -1250,7 +1089,7 @@ def write_outputs(results: dict[str, Any], mode: Mode) -> None:
     """Draw the figure and write the page's scaling section."""
     figure = mode.figures / "scaling.png"
     plot_scaling(results, figure)
-    report.write_section(mode.page, SECTION, render(results, os.path.relpath(figure, mode.page.parent)))
+    harness.write_section(mode.page, SECTION, render(results, os.path.relpath(figure, mode.page.parent)))
 
 
 def make_mode(quick: bool, budget_min: float | None) -> Mode:
@@ -1271,13 +1110,13 @@ def make_mode(quick: bool, budget_min: float | None) -> Mode:
         fits=FITS,
         budget_s=(budget_min or BUDGET_MIN) * 60,
         results=HERE / "results" / "scaling.json",
-        figures=HERE / "figures",
-        page=ROOT / "BENCHMARKS.md",
+        figures=FIGURES,
+        page=PAGE,
     )
 
 
-def parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    """Command-line options."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the scaling study (or update or rewrite it); return an exit code."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES}, fewer draws, under {QUICK_DIR}")
     parser.add_argument("--budget-min", type=float, help=f"time budget in minutes (default {BUDGET_MIN:g})")
@@ -1286,37 +1125,21 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--extra", default="", help="METHOD:CELLS[,...]: run these fits (no budget) into the saved results"
     )
-    parser.add_argument("--fit-child", help=argparse.SUPPRESS)
-    parser.add_argument("--profile-child", help=argparse.SUPPRESS)
-    parser.add_argument("--result", help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the scaling study (or one child); return an exit code."""
-    args = parse(argv)
-    if args.fit_child or args.profile_child:
-        child = fit_child if args.fit_child else profile_child
-        row = child(json.loads(args.fit_child or args.profile_child))
-        report.write_atomic(pathlib.Path(args.result), json.dumps(row, default=float))
-        return 0
+    args = parser.parse_args(argv)
     mode = make_mode(args.quick, args.budget_min)
     if args.report:
-        write_outputs(json.loads(mode.results.read_text()), mode)
+        write_outputs(harness.read_json(mode.results), mode)
         return 0
     if args.profiles or args.extra:
         command = " ".join(["python benchmarks/scaling.py", *sys.argv[1:]]) if argv is None else "scaling.main"
-        write_outputs(update_results(mode, command, args.profiles, parse_extra(args.extra)), mode)
+        write_outputs(update_results(mode, command, args.profiles, args.extra), mode)
         return 0
     command = "python benchmarks/scaling.py" + (" --quick" if args.quick else "")
     command += f" --budget-min {args.budget_min:g}" if args.budget_min else ""
-    _say(f"scaling ({mode.name}): sizes {', '.join(f'{c:,}' for c in mode.sizes)}; budget {mode.budget_s / 60:.0f} min")
+    say(f"scaling ({mode.name}): sizes {', '.join(f'{c:,}' for c in mode.sizes)}; budget {mode.budget_s / 60:.0f} min")
     results = run_mode(mode, command)
     write_outputs(results, mode)
-    _say(
-        f"done in {results['total_seconds'] / 60:.1f} min; wrote {mode.results}, {mode.figures}/scaling.png, "
-        f"{mode.page}"
-    )
+    say(f"done in {results['total_seconds'] / 60:.1f} min; wrote {mode.results} and {mode.page}")
     return 0
 
 
