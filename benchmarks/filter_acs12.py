@@ -23,8 +23,6 @@ Run: ``python benchmarks/filter_acs12.py [--quick]``; writes
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
 import pathlib
 import sys
@@ -33,8 +31,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import harness
 import numpy as np
-import report
 
 from populace.data.acs12 import TEMPLATE, KnowledgeScorer, WrongScorer, acs12_task
 from populace.data.inputs import load_inputs
@@ -42,9 +40,7 @@ from populace.inference.fit import fit
 from populace.llm_filter.build import spec_terms
 from populace.metrics import empty_cell_mass, recovery_metrics
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results" / "filter_acs12.json"
-PAGE = ROOT / "BENCHMARKS.md"
+RESULTS = harness.RESULTS / "filter_acs12.json"
 SECTION = "filter-acs12"
 # Sample fractions: 0 is the one-way tables alone (the filter is then the only source of
 # interactions); the issue's 'small sample' at 1% and 5%.
@@ -84,19 +80,24 @@ def measure_throughput(model: str, template: pathlib.Path, cache: pathlib.Path) 
     spec_terms(task.spec, load_inputs(task.spec), progress=False)
     cached = time.perf_counter() - start
     texts = 2 * sum(t.table.size for t in terms)
-    _say(f"{model}: {texts} texts scored in {first:.1f} s (with model load); cached re-score {cached:.2f} s")
+    harness.say(f"{model}: {texts} texts scored in {first:.1f} s (with model load); cached re-score {cached:.2f} s")
     load = os.getloadavg()[0]
     return {"model": model, "texts": texts, "first_seconds": first, "cached_seconds": cached, "load": load}
 
 
+def _workspace() -> tuple[pathlib.Path, pathlib.Path]:
+    """A fresh folder with the benchmark's template: (template, score cache)."""
+    work = pathlib.Path(tempfile.mkdtemp(prefix="populace-filter-"))
+    (work / "template.yaml").write_text(TEMPLATE)
+    return work / "template.yaml", work / "scores.sqlite"
+
+
 def remeasure_throughput(models: Sequence[str]) -> dict[str, Any]:
     """The saved results with the scoring throughput measured again (on an idle machine, say)."""
-    results = json.loads(RESULTS.read_text(encoding="utf-8"))
-    work = pathlib.Path(tempfile.mkdtemp(prefix="populace-filter-"))
-    template = work / "template.yaml"
-    template.write_text(TEMPLATE)
-    results["throughput"] = [measure_throughput(m, template, work / "scores.sqlite") for m in models]
-    results["throughput_remeasured"] = f"{datetime.datetime.now():%Y-%m-%d %H:%M}"
+    results = harness.read_json(RESULTS)
+    template, cache = _workspace()
+    results["throughput"] = [measure_throughput(m, template, cache) for m in models]
+    results["throughput_remeasured"] = harness.now()
     return results
 
 
@@ -104,10 +105,7 @@ def run(quick: bool, models: Sequence[str]) -> dict[str, Any]:
     """Every fit of every fraction and seed."""
     fractions, seeds = ((0.0, 0.02), (0,)) if quick else (FRACTIONS, SEEDS)
     draws, chains = (300, 2) if quick else (1000, 4)
-    work = pathlib.Path(tempfile.mkdtemp(prefix="populace-filter-"))
-    template = work / "template.yaml"
-    template.write_text(TEMPLATE)
-    cache = work / "scores.sqlite"
+    template, cache = _workspace()
     results: dict[str, Any] = {"draws": draws, "chains": chains, "rows": []}
     results["throughput"] = [measure_throughput(model, template, cache) for model in models]
     for fraction in fractions:
@@ -124,11 +122,11 @@ def run(quick: bool, models: Sequence[str]) -> dict[str, Any]:
                 row = {"method": label, "fraction": fraction, "seed": seed, "sample_size": task.sample_size}
                 row |= metrics(post, task.truth)
                 results["rows"].append(row)
-                _say(
+                harness.say(
                     f"{fraction:.0%} seed {seed} {label}: TVD {row['tvd']:.3f}, empty mass {row['empty_mass']:.3f}, "
                     f"cov90 {row['coverage_90']:.2f}, weight {row.get('weight_mean', float('nan')):.2f}"
                 )
-    results["machine"] = report.machine_info()
+    results["machine"] = harness.machine_info()
     return results
 
 
@@ -199,10 +197,6 @@ def _sample_label(fraction: float, size: int) -> str:
     return "none (tables only)" if fraction == 0 else f"{fraction:.0%} (n={size})"
 
 
-def _say(text: str) -> None:
-    print(f"filter_acs12: {text}", file=sys.stderr, flush=True)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run, save the results and write the BENCHMARKS.md section."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -214,8 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.throughput:
-        return report.section_main(None, lambda: remeasure_throughput(args.models), RESULTS, PAGE, SECTION, render)
-    return report.section_main(args.report, lambda: run(args.quick, args.models), RESULTS, PAGE, SECTION, render)
+        return harness.section_main(None, lambda: remeasure_throughput(args.models), RESULTS, SECTION, render)
+    return harness.section_main(args.report, lambda: run(args.quick, args.models), RESULTS, SECTION, render)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,9 @@ Mutates the embedded CPS 1988 example (byte flips, truncation, random unicode, B
 other encodings, duplicated headers and rows, NaN/negative/huge counts, very long
 files) and runs the full input check on each. Anything but success or a
 ``PopulaceInputError`` with a one-line message is a failure. Writes the counts to
-benchmarks/results/fuzz.json and, between markers, to BENCHMARKS.md.
+benchmarks/results/fuzz.json and the ``fuzz`` section of BENCHMARKS.md.
 
-Run: python benchmarks/fuzz_readers.py [--seconds 120] [--seed 0]
+Run: python benchmarks/fuzz_readers.py [--seconds 120] [--seed 0]   (--report results/fuzz.json: the section only)
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import pathlib
 import random
 import shutil
@@ -22,14 +21,15 @@ import tempfile
 import time
 import traceback
 
+import harness
+
 from populace.data.examples import example_spec_path
 from populace.data.inputs import load_inputs
 from populace.errors import PopulaceInputError
 from populace.spec import Spec
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+SECTION = "fuzz"
 FILES = ["spec.yaml", "region_ethnicity.csv", "region_smsa.csv", "education_parttime.csv", "wage.csv", "sample.csv"]
-START, END = "<!-- fuzz:start -->", "<!-- fuzz:end -->"
 
 
 def mutate(data: bytes, rng: random.Random) -> bytes:
@@ -124,26 +124,25 @@ def run(seconds: float, seed: int) -> dict:
     }
 
 
-def write_markdown(result: dict) -> None:
-    """Put the fuzz counts into BENCHMARKS.md between the fuzz markers (atomically)."""
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    section = (
-        f"{START}\n## Reader fuzzing (issue 7)\n\n"
+def render(result: dict) -> str:
+    """The fuzz section of BENCHMARKS.md."""
+    return (
+        "## Reader fuzzing (issue 7)\n\n"
         f"`python benchmarks/fuzz_readers.py --seconds {result['seconds']:.0f} --seed {result['seed']}` mutated the "
         "embedded example's spec and tables (byte flips, truncation, unicode, BOMs, other encodings, duplicated "
         "headers and rows, NaN/negative/huge counts, long files) and ran the full input check on each.\n\n"
-        "| inputs tried | loaded | refused with a one-line input error | other exceptions |\n|---|---|---|---|\n"
-        f"| {result['inputs_tried']:,} | {result['loaded']:,} | {result['refused_cleanly']:,} | "
-        f"{result['failures']} |\n{END}\n"
+        + harness.table(
+            ["inputs tried", "loaded", "refused with a one-line input error", "other exceptions"],
+            [
+                [
+                    f"{result['inputs_tried']:,}",
+                    f"{result['loaded']:,}",
+                    f"{result['refused_cleanly']:,}",
+                    str(result["failures"]),
+                ]
+            ],
+        )
     )
-    if START in text and END in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) + 1 :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    tmp = path.with_name(".BENCHMARKS.md.part")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def main() -> int:
@@ -152,13 +151,15 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=120.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-markdown", action="store_true")
+    parser.add_argument("--report", type=pathlib.Path, help="rewrite the section from a saved results JSON")
     args = parser.parse_args()
+    if args.report:
+        harness.write_section(harness.PAGE, SECTION, render(harness.read_json(args.report)))
+        return 0
     result = run(args.seconds, args.seed)
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "fuzz.json").write_text(json.dumps(result, indent=2))
+    harness.save_json(harness.RESULTS / "fuzz.json", result)
     if not args.no_markdown:
-        write_markdown(result)
+        harness.write_section(harness.PAGE, SECTION, render(result))
     print(json.dumps({k: v for k, v in result.items() if k != "first_failures"}))
     for failure in result["first_failures"]:
         print(json.dumps(failure))

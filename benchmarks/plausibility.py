@@ -28,16 +28,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import harness
 import numpy as np
 import pandas as pd
-import report
 
 from populace.llm_filter.language_model import LanguageModelScorer, load_language_model
 from populace.llm_filter.template import load_template
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results" / "plausibility.json"
-PAGE = ROOT / "BENCHMARKS.md"
+RESULTS = harness.RESULTS / "plausibility.json"
 SECTION = "plausibility"
 MODELS = ("smollm2", "gemma3-270m")
 MODES = ("contrastive", "yes-no")
@@ -117,12 +115,12 @@ def run(models: Sequence[str], modes: Sequence[str]) -> dict[str, Any]:
             scores = {_key(c): float(v) for c, v in zip(unique, values)}
             row = {"model": name, "mode": mode, "load_seconds": load_s, "per_second": len(unique) / seconds}
             row |= evaluate(rows, scores, mode)
-            _say(
+            harness.say(
                 f"{name} {mode}: accuracy {row['accuracy_both']:.2f} (forward {row['accuracy_forward']:.2f}, "
                 f"reverse {row['accuracy_reverse']:.2f}), AUC {row['auc']:.2f}, {row['per_second']:.0f} texts/s"
             )
             results["scorers"].append(row)
-    results["machine"] = report.machine_info()
+    results["machine"] = harness.machine_info()
     return results
 
 
@@ -160,17 +158,13 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _say(text: str) -> None:
-    print(f"plausibility: {text}", file=sys.stderr, flush=True)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run, save the results and write the BENCHMARKS.md section."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--report", type=pathlib.Path, help="rewrite the section from a saved results JSON")
     args = parser.parse_args(argv)
-    return report.section_main(args.report, lambda: run(args.models, MODES), RESULTS, PAGE, SECTION, render)
+    return harness.section_main(args.report, lambda: run(args.models, MODES), RESULTS, SECTION, render)
 
 
 if __name__ == "__main__":
