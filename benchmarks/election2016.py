@@ -33,9 +33,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
-import io
-import json
 import os
 import pathlib
 import sys
@@ -44,19 +41,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import harness
 import numpy as np
 import pandas as pd
+import tasks
+from harness import HERE, PAGE, QUICK_DIR, ROOT, say
 
-HERE = pathlib.Path(__file__).resolve().parent
-ROOT = HERE.parent
-if str(HERE) not in sys.path:  # run as a script or imported from elsewhere
-    sys.path.insert(0, str(HERE))
-
-import report  # noqa: E402
-import tasks  # noqa: E402
-
-import populace as pp  # noqa: E402
-from populace import baselines  # noqa: E402
+import populace as pp
+from populace import baselines
 
 # ----------------------------------------------------------------------------- settings
 
@@ -86,7 +78,7 @@ TABLES = (("state", "race"), ("state", "sex"), ("age", "college", "race"))
 # The uncertainty split: forecast_draws(fix=...) and what it isolates.
 FIXES = {"both": None, "joint fixed": "joint", "outcome model fixed": "outcome"}
 
-# The page section: <!-- election2016:start --> ... <!-- election2016:end --> (report.write_section).
+# The page section: <!-- election2016:start --> ... <!-- election2016:end --> (harness.write_section).
 SECTION = "election2016"
 
 
@@ -112,7 +104,6 @@ class Mode:
     page: pathlib.Path
 
 
-QUICK_DIR = HERE / "output" / "quick"
 MODES = {
     "full": Mode(
         name="full",
@@ -120,7 +111,7 @@ MODES = {
         chains=4,
         results=HERE / "results" / "election2016.json",
         figure=HERE / "figures" / "election2016.png",
-        page=ROOT / "BENCHMARKS.md",
+        page=PAGE,
     ),
     "quick": Mode(
         name="quick",
@@ -131,10 +122,6 @@ MODES = {
         page=QUICK_DIR / "BENCHMARKS.md",
     ),
 }
-
-
-def _say(text: str) -> None:
-    print(f"[{datetime.datetime.now():%H:%M:%S}] {text}", flush=True)
 
 
 # ----------------------------------------------------------------------------- data
@@ -250,41 +237,10 @@ def population(people: pd.DataFrame) -> tasks.Population:
     )
 
 
-def to_csv(frame: pd.DataFrame) -> str:
-    """CSV text of a frame, without its index."""
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, lineterminator="\n")
-    return buffer.getvalue()
-
-
-def build_spec(pop: tasks.Population, *, fraction: float, seed: int) -> tuple[pp.Spec, pd.DataFrame]:
-    """The in-memory spec: the exact tables of :data:`TABLES` plus a weighted sample.
-
-    Parameters
-    ----------
-    pop
-        The population.
-    fraction
-        Share of respondents in the microdata sample.
-    seed
-        Seed of the sample.
-
-    Returns
-    -------
-    (Spec, pandas.DataFrame)
-        The spec and the sample it carries (attribute columns and ``weight``).
-    """
-    marginals = [
-        pp.TableSource(file=f"{'_'.join(names)}.csv", text=tasks.table_csv(pop, names, False)) for names in TABLES
-    ]
-    sample = tasks.draw_sample(pop, fraction, seed)
-    spec = pp.Spec(
-        attributes=pop.attributes,
-        marginals=tuple(marginals),
-        microdata=pp.Microdata(source=pp.TableSource(file="sample.csv", text=to_csv(sample)), weight="weight"),
-        name="election2016",
-    )
-    return spec, sample
+def build_spec(pop: tasks.Population, *, fraction: float, seed: int) -> tuple[pp.Spec, int]:
+    """The in-memory spec (the exact tables of :data:`TABLES` plus a weighted sample) and the sample size."""
+    spec, _, n = tasks.population_spec(pop, [(names, False) for names in TABLES], fraction, seed, "election2016")
+    return spec, n
 
 
 def outcome_sample(people: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
@@ -320,7 +276,7 @@ def write_outcome_spec(folder: pathlib.Path, poll: pd.DataFrame) -> pathlib.Path
     pathlib.Path
         The outcome spec's path.
     """
-    (folder / "poll.csv").write_text(to_csv(poll), encoding="utf-8")
+    (folder / "poll.csv").write_text(harness.csv_text(poll), encoding="utf-8")
     text = (
         f"outcome: {OUTCOME}\n"
         f"levels: [{', '.join(OUTCOME_LEVELS)}]\n"
@@ -524,13 +480,13 @@ def run(mode: Mode, *, progress: bool) -> dict[str, Any]:
     start = time.perf_counter()
     results: dict[str, Any] = {
         "mode": mode.name,
-        "started": f"{datetime.datetime.now():%Y-%m-%d %H:%M}",
-        "machine": report.machine_info(),
-        "load": {"start": os.getloadavg()[0]},
+        "started": harness.now(),
+        "machine": harness.machine_info(),
+        "load": {"start": harness.load()},
     }
     people = load_respondents()
     pop = population(people)
-    spec, sample = build_spec(pop, fraction=SAMPLE_FRACTION, seed=SAMPLE_SEED)
+    spec, sample_size = build_spec(pop, fraction=SAMPLE_FRACTION, seed=SAMPLE_SEED)
     poll = outcome_sample(people, OUTCOME_N, OUTCOME_SEED)
     states = list(spec.attribute("state").levels)
     references = {
@@ -539,10 +495,10 @@ def run(mode: Mode, *, progress: bool) -> dict[str, Any]:
         "estimand": cces_estimand(people).reindex(states),
     }
     sizes = people["state"].value_counts().reindex(states)
-    results["config"] = _config(mode, people, pop, sample, poll, sizes)
-    _say(f"{pop.size:,} respondents, {pop.cells:,} cells; sample {len(sample)}, poll {len(poll)}")
+    results["config"] = _config(mode, people, pop, sample_size, poll, sizes)
+    say(f"{pop.size:,} respondents, {pop.cells:,} cells; sample {sample_size}, poll {len(poll)}")
 
-    _say(f"fitting the joint: NUTS {mode.chains}x{mode.draws}")
+    say(f"fitting the joint: NUTS {mode.chains}x{mode.draws}")
     post = pp.fit(spec, method="nuts", draws=mode.draws, chains=mode.chains, seed=FIT_SEED, progress=progress)
     from populace.inference.diagnostics import convergence
 
@@ -557,7 +513,7 @@ def run(mode: Mode, *, progress: bool) -> dict[str, Any]:
         "free_terms": len(post.fit_info["terms"]),
         "target_accept": _target_accept(),
     }
-    _say(f"  joint: {results['joint_fit']}")
+    say(f"  joint: {results['joint_fit']}")
 
     with tempfile.TemporaryDirectory(prefix="populace-election2016-") as tmp:
         outcome_path = write_outcome_spec(pathlib.Path(tmp), poll)
@@ -570,7 +526,7 @@ def run(mode: Mode, *, progress: bool) -> dict[str, Any]:
             "rows": data.n_rows,
             "r_hat": outcome_rhat(model, mode.chains),
         }
-    _say(f"  outcome model: {results['outcome_fit']}")
+    say(f"  outcome model: {results['outcome_fit']}")
 
     t0 = time.perf_counter()
     forecasts = {label: state_forecast(post, model, outcome.levels, fix) for label, fix in FIXES.items()}
@@ -607,9 +563,9 @@ def run(mode: Mode, *, progress: bool) -> dict[str, Any]:
         }
         for label, f in forecasts.items()
     }
-    results["load"]["end"] = os.getloadavg()[0]
+    results["load"]["end"] = harness.load()
     results["total_seconds"] = time.perf_counter() - start
-    results["finished"] = f"{datetime.datetime.now():%Y-%m-%d %H:%M}"
+    results["finished"] = harness.now()
     return results
 
 
@@ -621,7 +577,7 @@ def _target_accept() -> float | None:
 
 
 def _config(
-    mode: Mode, people: pd.DataFrame, pop: tasks.Population, sample: pd.DataFrame, poll: pd.DataFrame, sizes: pd.Series
+    mode: Mode, people: pd.DataFrame, pop: tasks.Population, sample_size: int, poll: pd.DataFrame, sizes: pd.Series
 ) -> dict[str, Any]:
     return {
         "draws": mode.draws,
@@ -634,7 +590,7 @@ def _config(
         "cells": pop.cells,
         "attributes": ", ".join(f"{a.name} ({len(a.levels)})" for a in pop.attributes),
         "tables": [" x ".join(t) for t in TABLES],
-        "sample_size": len(sample),
+        "sample_size": sample_size,
         "poll_size": len(poll),
         "poll_states": int(poll["state"].nunique()),
         "smallest_state": f"{sizes.idxmin()} ({int(sizes.min())})",
@@ -669,11 +625,7 @@ def _state_rows(
 
 def plot(results: dict[str, Any], path: pathlib.Path) -> None:
     """Forecast with 90% intervals by state against the actual results (PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = harness.pyplot()
     rows = sorted(results["states"], key=lambda r: r["actual"])
     y = np.arange(len(rows))
     mean = np.array([r["mean"] for r in rows])
@@ -708,9 +660,7 @@ def plot(results: dict[str, Any], path: pathlib.Path) -> None:
     )
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.04), ncol=3, fontsize=7)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    harness.save_figure(fig, path, dpi=110, bbox_inches="tight")
 
 
 REFERENCES = {
@@ -727,16 +677,11 @@ def _pp(value: float | None, digits: int = 1) -> str:
 
 
 def _pct(value: float | None, digits: int = 1) -> str:
-    return "–" if value is None else f"{value * 100:.{digits}f}%"
+    return harness.fmt(value, f".{digits}%")
 
 
 def _num(value: float | None, digits: int) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+    return harness.fmt(value, f".{digits}f")
 
 
 def render(results: dict[str, Any], figure: str) -> str:
@@ -825,7 +770,7 @@ def _national_section(results: dict[str, Any]) -> str:
         "Every national share here weights the states by their numbers of CCES respondents (the joint's exact "
         "state margin), the actual results too: the actual row is not the national popular vote, and electoral "
         "votes play no part. The poll alone is the poll's weighted share (its own state mix).\n\n"
-        + _table(header, rows)
+        + harness.table(header, rows)
     )
 
 
@@ -851,7 +796,7 @@ def _state_section(results: dict[str, Any]) -> str:
     note = f" ({', '.join(missing)})" if missing else " (none here)"
     return (
         "### By state\n\n"
-        + _table(
+        + harness.table(
             ["estimate", "reference", "states", "MAE (pp)", "RMSE (pp)", "mean error (pp)", "cov 90", "width 90 (pp)"],
             rows,
         )
@@ -876,7 +821,7 @@ def _uncertainty_section(results: dict[str, Any]) -> str:
         "Mean over states of the 90% interval's width and of the posterior sd of the state forecast "
         "(`forecast_draws(fix=...)`): both sources varying; the joint fixed at its posterior mean (outcome-model "
         "uncertainty only); the outcome model fixed at its posterior-mean probabilities (joint uncertainty only).\n\n"
-        + _table(["setting", "mean width 90 (pp)", "mean sd (pp)", "national width 90 (pp)"], rows)
+        + harness.table(["setting", "mean width 90 (pp)", "mean sd (pp)", "national width 90 (pp)"], rows)
     )
 
 
@@ -909,25 +854,25 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 def write_outputs(results: dict[str, Any], mode: Mode) -> None:
     """Draw the figure and put the markdown section into the mode's page."""
     plot(results, mode.figure)
-    report.write_section(mode.page, SECTION, render(results, os.path.relpath(mode.figure, mode.page.parent)))
+    harness.write_section(mode.page, SECTION, render(results, os.path.relpath(mode.figure, mode.page.parent)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the validation and write its JSON, figure and markdown section."""
     args = parse(argv)
     if args.report:
-        results = json.loads(args.report.read_text(encoding="utf-8"))
+        results = harness.read_json(args.report)
         write_outputs(results, MODES[results["mode"]])
         return 0
     mode = MODES["quick" if args.quick else "full"]
     mode = dataclasses.replace(mode, draws=args.draws or mode.draws, chains=args.chains or mode.chains)
-    _say(f"election2016, {mode.name}: NUTS {mode.chains}x{mode.draws}")
+    say(f"election2016, {mode.name}: NUTS {mode.chains}x{mode.draws}")
     results = run(mode, progress=not args.quiet)
     results["json_path"] = os.path.relpath(mode.results, ROOT)
-    report.write_atomic(mode.results, json.dumps(results, indent=1, default=float) + "\n")
+    harness.save_json(mode.results, results)
     write_outputs(results, mode)
     nat, s = results["national"]["populace"], results["scores"]["actual"]["populace"]
-    _say(
+    say(
         f"national error {nat['error_actual'] * 100:+.1f} pp, state MAE {s['mae'] * 100:.1f} pp, 90% coverage "
         f"{s['coverage']:.0%}; wrote {mode.results}, {mode.figure}, {mode.page}"
     )

@@ -145,8 +145,9 @@ def populace_source_changes(since: float, until: float) -> list[dict[str, str]]:
 
 
 def margin(counts: np.ndarray, axes: Sequence[int]) -> np.ndarray:
-    """The table of ``counts`` over ``axes`` (in grid order)."""
-    return counts.sum(axis=tuple(b for b in range(counts.ndim) if b not in axes))
+    """The table of ``counts`` over ``axes``, in that order."""
+    table = counts.sum(axis=tuple(b for b in range(counts.ndim) if b not in axes))
+    return table.transpose([sorted(axes).index(a) for a in axes])
 
 
 def csv_text(frame: pd.DataFrame) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -183,22 +183,26 @@ def person_cells(population: Population) -> np.ndarray:
     return np.ravel_multi_index(codes, tuple(len(a.levels) for a in population.attributes))
 
 
-def build_task(population: str | Population, marginal_set: str, fraction: float, *, seed: int) -> Task:
-    """A recovery task: the marginal set's tables (true counts) and a simple random sample of persons,
-    without replacement, weight = persons / sample size (``numpy.random.default_rng(seed)``)."""
-    pop = POPULATIONS[population]() if isinstance(population, str) else population
+def population_spec(
+    pop: Population, tables: Sequence[tuple[Sequence[str], bool]], fraction: float, seed: int, name: str
+) -> tuple[pp.Spec, np.ndarray, int]:
+    """The spec of ``tables`` (attribute names, with ``se``?) of the population, with a simple random
+    sample of persons without replacement (``numpy.random.default_rng(seed)``), weight = persons /
+    sample size; and the population's counts over the grid and the sample size."""
     persons = person_cells(pop)
     counts = np.bincount(persons, minlength=pop.cells).reshape([len(a.levels) for a in pop.attributes])
-    given = tuple(tuple(pop.names.index(n) for n in names) for names, _ in marginal_tables(pop, marginal_set))
-    se = [with_se for _, with_se in marginal_tables(pop, marginal_set)]
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(pop.size, size=max(1, round(fraction * pop.size)), replace=False))
-    spec = make_spec(
-        pop.attributes,
-        [(axes, margin(counts, axes), s) for axes, s in zip(given, se)],
-        persons[rows],
-        name=f"{pop.name}-{marginal_set}",
-    )
+    axes = [tuple(pop.names.index(n) for n in names) for names, _ in tables]
+    published = [(a, margin(counts, a), with_se) for a, (_, with_se) in zip(axes, tables)]
+    return make_spec(pop.attributes, published, persons[rows], name=name), counts, len(rows)
+
+
+def build_task(population: str | Population, marginal_set: str, fraction: float, *, seed: int) -> Task:
+    """A recovery task: the marginal set's tables (true counts) and a weighted sample of persons."""
+    pop = POPULATIONS[population]() if isinstance(population, str) else population
+    tables = marginal_tables(pop, marginal_set)
+    spec, counts, n = population_spec(pop, tables, fraction, seed, f"{pop.name}-{marginal_set}")
     return Task(
         population=pop,
         marginal_set=marginal_set,
@@ -206,6 +210,6 @@ def build_task(population: str | Population, marginal_set: str, fraction: float,
         seed=seed,
         spec=spec,
         truth=counts / counts.sum(),
-        given_axes=given,
-        sample_size=len(rows),
+        given_axes=tuple(tuple(pop.names.index(n) for n in names) for names, _ in tables),
+        sample_size=n,
     )
