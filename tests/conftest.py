@@ -1,4 +1,4 @@
-"""Shared fixtures: the embedded example, a small fitted posterior, the Agg backend."""
+"""Shared fixtures: the embedded example, fake and small fitted posteriors, the Agg backend."""
 
 from __future__ import annotations
 
@@ -24,6 +24,25 @@ def example_dir(tmp_path: pathlib.Path) -> pathlib.Path:
     target = tmp_path / "cps1988"
     shutil.copytree(EXAMPLE, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def fake_posterior():
+    """The CPS 1988 example as a posterior without sampling: 2 chains x 50 draws around IPF.
+
+    Every draw meets the exact tables (see ``tests/fakes.py``); treat it as read-only.
+    """
+    from tests.fakes import fake_example_posterior
+
+    return fake_example_posterior(chains=2, draws=50, seed=0)
+
+
+@pytest.fixture(scope="session")
+def known_posterior():
+    """A sex x age posterior without sampling whose draws centre on ``tests.fakes.KNOWN_JOINT``."""
+    from tests.fakes import fake_known_posterior
+
+    return fake_known_posterior(chains=2, draws=100, seed=0)
 
 
 @pytest.fixture(scope="session")
