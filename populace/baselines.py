@@ -134,8 +134,15 @@ def bootstrap(
 
     Examples
     --------
-    >>> reps = bootstrap(lambda i: ipf(i, 0.5), inputs, seed=0)  # doctest: +SKIP
-    >>> lower, upper = np.quantile(reps, [0.05, 0.95], axis=0)  # doctest: +SKIP
+    >>> inputs = load_inputs(spec)
+    >>> reps = bootstrap(lambda i: ipf(i, 0.5), inputs, seed=0, replicates=20)
+    >>> reps.shape
+    (20, 4, 2, 2, 2, 4, 4)
+    >>> lower, upper = np.quantile(reps, [0.05, 0.95], axis=0)
+    >>> bool((upper - lower).max() > 0.005)  # cells move with the sample drawn...
+    True
+    >>> float(np.ptp(reps.sum(axis=(1, 2, 3, 4, 5)), axis=0).max()) < 1e-9  # ...the exact wage table never
+    True
     """
     rng = np.random.default_rng(seed)
     return np.stack([estimator(resample(inputs, rng)) for _ in range(replicates)])

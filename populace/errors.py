@@ -12,7 +12,13 @@ class PopulaceError(Exception):
 
 
 class PopulaceInputError(PopulaceError):
-    """Bad input: the message names the file, row, column and value where it can."""
+    """Bad input: the message names the file, row, column and value where it can.
+
+    Examples
+    --------
+    >>> str(DataError("not a number", file="wage.csv", row=3, column="count", value="x"))
+    "wage.csv, row 3, column 'count': not a number"
+    """
 
     def __init__(
         self,

@@ -24,6 +24,13 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[pathlib.Path]:
     ------
     DataError
         When the folder does not exist or cannot be written.
+
+    Examples
+    --------
+    >>> with atomic_path("out.txt") as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> pathlib.Path("out.txt").read_text()
+    'done'
     """
     target = pathlib.Path(target)
     folder = target.resolve().parent

@@ -46,7 +46,11 @@ def personas(post: Posterior, n: int, *, seed: int = 0, tier: str = "tabular") -
 
     Examples
     --------
-    >>> people = pp.personas(post, n=10_000, seed=1)  # doctest: +SKIP
+    >>> people = pp.personas(post, n=1_000, seed=1)
+    >>> list(people.columns[:3])
+    ['persona_id', 'draw', 'region']
+    >>> people["draw"].value_counts().unique().tolist()  # 100 posterior draws, 10 personas each
+    [10]
     """
     if n < 1:
         raise DataError(f"-n must be at least 1, got {n}", value=n)

@@ -56,7 +56,14 @@ def ppc_plot(cells: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
 def heatmap_plot(
     summary: pd.DataFrame, rows: str, cols: str, path: pathlib.Path, truth: pd.Series | None = None
 ) -> pathlib.Path:
-    """Heat map of a two-way joint: posterior mean share with the 90% interval in each cell."""
+    """Heat map of a two-way joint: posterior mean share with the 90% interval in each cell.
+
+    Examples
+    --------
+    >>> path = heatmap_plot(post.summary(["region", "wage"]), "region", "wage", pathlib.Path("heat.png"))
+    >>> path.read_bytes()[1:4]  # a PNG file
+    b'PNG'
+    """
     r_levels = list(dict.fromkeys(summary[rows]))
     c_levels = list(dict.fromkeys(summary[cols]))
     mean = summary.pivot(index=rows, columns=cols, values="mean").loc[r_levels, c_levels]

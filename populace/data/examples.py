@@ -36,7 +36,14 @@ def truth_table(spec: Spec, frame: pd.DataFrame, count: str = "count") -> np.nda
 
 
 def example_truth(spec: Spec, name: str = "cps1988") -> np.ndarray:
-    """The full joint of an embedded example, as shares over the spec's grid."""
+    """The full joint of an embedded example, as shares over the spec's grid.
+
+    Examples
+    --------
+    >>> truth = example_truth(spec)
+    >>> truth.shape, int((truth > 0).sum())  # 379 of the 512 cells are not empty
+    ((4, 2, 2, 2, 4, 4), 379)
+    """
     frame = pd.read_csv(EXAMPLES / name / "truth.csv", dtype=str, keep_default_na=False)
     frame["count"] = frame["count"].astype(float)
     return truth_table(spec, frame)

@@ -383,11 +383,15 @@ def take_rows(sample: Sample, rows: np.ndarray, shape: tuple[int, ...]) -> Sampl
 
     Examples
     --------
-    >>> import populace as pp  # doctest: +SKIP
-    >>> inputs = load_inputs(pp.Spec.from_yaml("spec.yaml"))  # doctest: +SKIP
-    >>> rng = np.random.default_rng(0)  # doctest: +SKIP
-    >>> rows = rng.integers(inputs.sample.n_rows, size=inputs.sample.n_rows)  # doctest: +SKIP
-    >>> replicate = take_rows(inputs.sample, rows, inputs.spec.shape)  # doctest: +SKIP
+    >>> import populace as pp
+    >>> inputs = load_inputs(pp.Spec.from_yaml("spec.yaml"))
+    >>> rng = np.random.default_rng(0)
+    >>> rows = rng.integers(inputs.sample.n_rows, size=inputs.sample.n_rows)
+    >>> replicate = take_rows(inputs.sample, rows, inputs.spec.shape)
+    >>> replicate.n_rows, len(np.unique(rows))  # as many rows as the sample, some of them repeated
+    (282, 182)
+    >>> round(sum(float(c.sum()) for _, c in replicate.patterns), 6) == round(replicate.n_effective, 6)
+    True
     """
     if sample.row_cells is None or sample.row_weights is None or sample.row_numbers is None:
         raise ValueError("the sample does not keep its rows; read it with load_inputs")

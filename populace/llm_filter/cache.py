@@ -37,8 +37,11 @@ def open_cache(path: str | pathlib.Path) -> Iterator[ScoreCache]:
 
     Examples
     --------
-    >>> with open_cache(".populace-cache.sqlite") as cache:  # doctest: +SKIP
+    >>> with open_cache(".populace-cache.sqlite") as cache:
     ...     cache.put("smollm2", "v1", {combination_key({"age": "18-29"}): -1.2})
+    >>> with open_cache(".populace-cache.sqlite") as cache:  # a later run finds the score
+    ...     cache.get("smollm2", "v1", [combination_key({"age": "18-29"}), combination_key({"age": "70+"})])
+    {'{"age":"18-29"}': -1.2}
     """
     path = pathlib.Path(path)
     connection = _connect(path)

@@ -28,7 +28,15 @@ def _keep_shape(axes: tuple[int, ...], ndim: int) -> tuple[int, ...]:
 def ipf_numpy(
     p: np.ndarray, targets: Sequence[tuple[tuple[int, ...], np.ndarray]], sweeps: int
 ) -> tuple[np.ndarray, float]:
-    """Run ``sweeps`` IPF sweeps in NumPy; return the result and its largest margin error."""
+    """Run ``sweeps`` IPF sweeps in NumPy; return the result and its largest margin error.
+
+    Examples
+    --------
+    >>> rows, cols = ((0,), np.array([0.6, 0.4])), ((1,), np.array([0.3, 0.7]))
+    >>> p, err = ipf_numpy(np.full((2, 2), 0.25), [rows, cols], sweeps=5)
+    >>> p.round(2).tolist(), bool(err < 1e-12)  # from a flat seed: the independence joint
+    ([[0.18, 0.42], [0.12, 0.28]], True)
+    """
     p = p / p.sum()
     for _ in range(sweeps):
         for axes, target in targets:

@@ -45,6 +45,12 @@ def model_terms(spec: Spec, exact_axes: list[tuple[int, ...]]) -> tuple[Term, ..
         ``spec.model.interactions`` not inside an exact table, and for each geography
         attribute its interaction with every free pair (area-varying pair effects,
         pooled toward the national ones).
+
+    Examples
+    --------
+    >>> terms = model_terms(spec, [(0, 1), (0, 2), (5,)])  # the example's exact tables
+    >>> [t.name(spec) for t in terms][:5]  # region, ethnicity, smsa and wage mains are fixed
+    ['parttime', 'education', 'region:parttime', 'region:education', 'region:wage']
     """
     covered = [frozenset(a) for a in exact_axes]
 
