@@ -7,6 +7,7 @@ The public API (DESIGN.md section 3)::
     post = pp.fit(spec, method="nuts", draws=1000, seed=0)
     post.summary(["age", "sex"], prob=0.9)
     people = pp.personas(post, n=10_000, seed=1)
+    table = pp.forecast(post, "outcome.yaml", by=["state"], seed=0)
     post.to_netcdf("posterior.nc"); pp.load("posterior.nc")
 
 Heavy dependencies (JAX, NumPyro, ArviZ, matplotlib) load only when used.
@@ -36,8 +37,11 @@ __all__ = [
     "TableSource",
     "check",
     "fit",
+    "forecast",
     "load",
     "personas",
+    "register_method",
+    "register_model",
 ]
 
 _LAZY = {
@@ -46,6 +50,9 @@ _LAZY = {
     "Posterior": ("populace.posterior", "Posterior"),
     "personas": ("populace", "personas"),
     "check": ("populace.inference.checks", "check"),
+    "forecast": ("populace.outcomes.forecast", "forecast"),
+    "register_model": ("populace.models.base", "register_model"),
+    "register_method": ("populace.inference.methods", "register_method"),
 }
 
 

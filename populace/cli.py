@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fit", help="fit a spec and write the posterior file")
     p.add_argument("spec", help="the spec file (YAML)")
     p.add_argument("--out", required=True, help="posterior file to write (NetCDF)")
-    p.add_argument("--method", choices=("nuts", "advi", "pathfinder"), help="inference method (default: nuts)")
+    p.add_argument("--method", choices=_method_names(), help="inference method (default: nuts)")
     p.add_argument("--draws", type=_positive_int, help="draws per chain (default 1000)")
     p.add_argument("--chains", type=_positive_int, help="chains (default 4)")
     p.add_argument("--seed", type=_seed, help="random seed (default 0)")
@@ -115,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--quiet", action="store_true")
     return parser
+
+
+def _method_names() -> tuple[str, ...]:
+    from populace.inference.methods import method_names
+
+    return method_names()
 
 
 def _version() -> str:
@@ -208,63 +214,28 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_forecast(args: argparse.Namespace) -> int:
-    from populace.outcomes.forecast import forecast_table
-    from populace.outcomes.model import fit_outcome
-    from populace.outcomes.spec import OutcomeSpec, load_outcome_data
+    from populace.outcomes.forecast import forecast
+    from populace.outcomes.spec import OutcomeSpec
     from populace.posterior import load
 
     post = load(args.posterior)
     outcome = OutcomeSpec.from_yaml(args.outcome)
-    by = args.by if args.by is not None else list(outcome.by)
-    for name in by:
-        if name not in post.spec.names:
-            raise PopulaceInputError(
-                f"--by names unknown attribute '{name}' (attributes: {', '.join(post.spec.names)})", value=name
-            )
-    if outcome.simulator is not None:
-        table = _simulated_forecast(post, outcome, by, args)
-        if args.plot:
-            from populace.plots import forecast_plot
-
-            forecast_plot(table, outcome.levels[0], pathlib.Path(args.plot))
-        _write_table(table, args.out)
-        return EXIT_OK
-    data = load_outcome_data(outcome, post.spec)
-    shape = tuple(len(post.spec.attribute(n).levels) for n in data.predictors)
-    if not args.quiet:
-        print(
-            f"populace: outcome model for '{outcome.outcome}' on {data.n_rows:,} rows, predictors "
-            f"{', '.join(data.predictors) or '(none)'}",
-            file=sys.stderr,
-        )
-    model = fit_outcome(
-        data, len(outcome.levels), shape, draws=args.draws, chains=args.chains, seed=args.seed, progress=not args.quiet
+    table = forecast(
+        post,
+        outcome,
+        by=args.by,
+        prob=args.prob,
+        draws=args.draws,
+        chains=args.chains,
+        seed=args.seed,
+        progress=not args.quiet,
     )
-    table = forecast_table(post, model, by, outcome.levels, prob=args.prob)
     if args.plot:
         from populace.plots import forecast_plot
 
         forecast_plot(table, outcome.levels[0], pathlib.Path(args.plot))
     _write_table(table, args.out)
     return EXIT_OK
-
-
-def _simulated_forecast(post: object, outcome: object, by: list[str], args: argparse.Namespace) -> object:
-    """Forecast with the outcome spec's LLM simulator: personas per posterior draw, answered by the model."""
-    from populace.llm_filter.language_model import resolve_model
-    from populace.llm_filter.template import load_template
-    from populace.outcomes.llm_simulator import LanguageModelSimulator
-    from populace.outcomes.simulator import simulate_forecast
-
-    block = outcome.simulator
-    base = outcome.base_dir
-    model = resolve_model(block["model"], base)
-    template = load_template(base / block["template"]) if block.get("template") else None
-    simulator = LanguageModelSimulator(model, block["question"], block["answers"], template)
-    used = min(args.draws, post.n_samples)
-    if not args.quiet:
-        print(f"populace: simulating '{outcome.outcome}' with {model} over {used} posterior draws", file=sys.stderr)
-    return simulate_forecast(post, simulator, by, draws=used, seed=args.seed, prob=args.prob)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -31,7 +31,8 @@ def build_scorer(
     if options.scorer == "rules-only":
         return RulesOnlyScorer()
     if options.scorer == "causal-lm":
-        from populace.llm_filter.language_model import LanguageModelScorer, resolve_model
+        from populace.language_models import resolve_model
+        from populace.llm_filter.language_model import LanguageModelScorer
 
         template = load_template(None if options.template is None else _resolve(base_dir, options.template))
         template.check_covers(attributes)

@@ -4,20 +4,136 @@ For draw ``s`` the joint ``p_s`` and outcome model draw ``s`` give
 ``share_s(g, k) = sum_{c in g} p_s(c) P_s(k | c) / sum_{c in g} p_s(c)``, so the
 interval carries both the joint's and the outcome model's uncertainty. Fixing either
 source (its posterior mean) isolates the other (:func:`forecast_draws` ``fix=``).
+
+:func:`forecast` is the library's entry point (``pp.forecast``), and what ``populace
+forecast`` calls: an outcome spec in, a tidy table of shares with intervals out.
 """
 
 from __future__ import annotations
 
+import os
+import pathlib
+import sys
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from populace.errors import DataError
-from populace.outcomes.model import OutcomeDraws
-from populace.posterior import DEFAULT_CREDIBLE_MASS, Posterior
+from populace.outcomes.model import OutcomeDraws, fit_outcome
+from populace.outcomes.spec import OutcomeSpec, load_outcome_data
+from populace.posterior import Posterior
+from populace.summaries import DEFAULT_CREDIBLE_MASS, interval_table, margin, stacked
 
+# Posterior draws post-stratified at once (bounds memory: draws x kept cells x levels).
 DRAW_CHUNK = 200
+# Outcome-model sampler defaults (as the joint's, DESIGN.md section 2).
+OUTCOME_DRAWS = 1000
+OUTCOME_CHAINS = 4
+FIXES = (None, "joint", "outcome")
+
+
+def forecast(
+    post: Posterior,
+    outcome: OutcomeSpec | str | os.PathLike[str],
+    *,
+    by: Sequence[str] | None = None,
+    prob: float = DEFAULT_CREDIBLE_MASS,
+    draws: int = OUTCOME_DRAWS,
+    chains: int = OUTCOME_CHAINS,
+    seed: int = 0,
+    fix: str | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Forecast an outcome over the population: shares by group with credible intervals.
+
+    The outcome model (a multilevel multinomial logit on the outcome spec's data, or the
+    spec's LLM simulator) is post-stratified over every posterior draw of the joint.
+
+    Parameters
+    ----------
+    post
+        Posterior of the joint.
+    outcome
+        An :class:`~populace.outcomes.spec.OutcomeSpec` or the path of its YAML file.
+    by
+        Group attributes (default: the outcome spec's ``by``; empty: the whole population).
+    prob
+        Credible mass of the intervals.
+    draws, chains, seed
+        Outcome-model sampler settings (draws per chain), or for a simulator the number
+        of posterior draws used and the seed of the personas.
+    fix
+        ``None``, ``"joint"`` or ``"outcome"``: hold one source of uncertainty at its
+        mean (:func:`forecast_draws`); not available with a simulator.
+    progress
+        Show progress on stderr.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``by`` columns, ``level``, then ``mean``, ``sd``, ``lower``, ``upper``.
+
+    Raises
+    ------
+    DataError
+        When ``by`` names an attribute the posterior does not have, or the outcome data
+        do not fit the posterior's attributes.
+
+    Examples
+    --------
+    >>> table = pp.forecast(post, example_outcome, by=["region"], draws=100, chains=1, seed=0)
+    >>> list(table.columns)
+    ['region', 'level', 'mean', 'sd', 'lower', 'upper']
+    """
+    if not isinstance(outcome, OutcomeSpec):
+        outcome = OutcomeSpec.from_yaml(outcome)
+    by = list(outcome.by if by is None else by)
+    _check_groups(post, by)
+    if fix not in FIXES:
+        raise DataError(f"fix must be one of {', '.join(str(f) for f in FIXES)}, got {fix!r}", value=fix)
+    if outcome.simulator is not None:
+        if fix is not None:
+            raise DataError("fix is not available with a simulator", value=fix)
+        return _simulated(post, outcome, by, draws=draws, seed=seed, prob=prob, progress=progress)
+    data = load_outcome_data(outcome, post.spec)
+    shape = tuple(len(post.spec.attribute(n).levels) for n in data.predictors)
+    if progress:
+        print(
+            f"populace: outcome model for '{outcome.outcome}' on {data.n_rows:,} rows, predictors "
+            f"{', '.join(data.predictors) or '(none)'}",
+            file=sys.stderr,
+        )
+    model = fit_outcome(data, len(outcome.levels), shape, draws=draws, chains=chains, seed=seed, progress=progress)
+    return forecast_table(post, model, by, outcome.levels, prob=prob, fix=fix)
+
+
+def _check_groups(post: Posterior, by: Sequence[str]) -> None:
+    names = post.spec.names
+    for b in by:
+        if b not in names:
+            raise DataError(f"by names unknown attribute '{b}' (attributes: {', '.join(names)})", value=b)
+
+
+def _simulated(
+    post: Posterior, outcome: OutcomeSpec, by: list[str], *, draws: int, seed: int, prob: float, progress: bool
+) -> pd.DataFrame:
+    """Forecast with the outcome spec's LLM simulator: personas per posterior draw, answered by the model."""
+    from populace.language_models import resolve_model
+    from populace.llm_filter.template import load_template
+    from populace.outcomes.llm_simulator import LanguageModelSimulator
+    from populace.outcomes.simulator import simulate_forecast
+
+    block = outcome.simulator
+    base = pathlib.Path(outcome.base_dir)
+    model = resolve_model(block["model"], base)
+    template = load_template(base / block["template"]) if block.get("template") else None
+    simulator = LanguageModelSimulator(model, block["question"], block["answers"], template)
+    used = min(draws, post.n_samples)
+    if progress:
+        print(f"populace: simulating '{outcome.outcome}' with {model} over {used} posterior draws", file=sys.stderr)
+    return simulate_forecast(post, simulator, by, draws=used, seed=seed, prob=prob)
 
 
 def forecast_draws(post: Posterior, model: OutcomeDraws, by: Sequence[str], *, fix: str | None = None) -> np.ndarray:
@@ -35,42 +151,36 @@ def forecast_draws(post: Posterior, model: OutcomeDraws, by: Sequence[str], *, f
         ``None`` (both sources vary), ``"joint"`` (the joint fixed at its posterior
         mean) or ``"outcome"`` (the outcome model fixed at its mean probabilities).
     """
-    spec = post.spec
-    for b in by:
-        if b not in spec.names:
-            raise DataError(f"--by names unknown attribute '{b}' (attributes: {', '.join(spec.names)})", value=b)
-    keep = sorted({spec.names.index(n) for n in (*by, *model.predictors)})
-    kept = [spec.names[a] for a in keep]
-    p = post.posterior["p"].values.reshape(post.n_samples, *spec.shape)
-    drop = tuple(a + 1 for a in range(len(spec.shape)) if a not in keep)
-    q = p.sum(axis=drop) if drop else p  # (S, *kept)
+    return _labelled_draws(post, model, by, fix=fix).values
+
+
+def _labelled_draws(post: Posterior, model: OutcomeDraws, by: Sequence[str], *, fix: str | None) -> xr.DataArray:
+    """:func:`forecast_draws` with named dims ``(sample, *by, level)``."""
+    by = list(by)
+    _check_groups(post, by)
+    kept = [n for n in post.spec.names if n in (*by, *model.predictors)]
+    q = margin(stacked(post.posterior["p"]), kept)
+    q = q.drop_vars([c for c in q.coords if c not in kept])
     if fix == "joint":
-        q = np.broadcast_to(q.mean(axis=0, keepdims=True), q.shape)
-    n = q.shape[0]
-    # outcome probabilities (S, predictors..., K) moved onto the kept axes, in kept order
-    m = len(model.predictors)
-    perm = sorted(range(m), key=lambda j: kept.index(model.predictors[j]))
-    shape = [1] * len(kept)
-    for name in model.predictors:
-        shape[kept.index(name)] = len(spec.attribute(name).levels)
-    mean_prob = model.probabilities().mean(axis=0, keepdims=True) if fix == "outcome" else None
+        q = xr.broadcast(q.mean("sample"), q)[0]
+    n = q.sizes["sample"]
+    outcome_dims = ("sample", *model.predictors, "level")
+    mean_prob = None
+    if fix == "outcome":
+        mean_prob = xr.DataArray(model.probabilities().mean(axis=0), dims=outcome_dims[1:])
+    grouped = [d for d in kept if d not in by]
     out = []
     for start in range(0, n, DRAW_CHUNK):
         stop = min(start + DRAW_CHUNK, n)
-        prob = mean_prob if mean_prob is not None else model.probabilities(np.arange(start, stop) % model.n_samples)
-        prob = prob.transpose(0, *[1 + j for j in perm], m + 1)
-        prob = prob.reshape(prob.shape[0], *shape, prob.shape[-1])
-        joint = q[start:stop][..., None]
-        weighted = joint * prob
-        group_axes = tuple(1 + i for i, name in enumerate(kept) if name not in by)
-        num = weighted.sum(axis=group_axes)
-        den = joint.sum(axis=group_axes)
-        share = num / np.where(den > 0, den, 1.0)
-        # put the group axes in --by order
-        present = [name for name in kept if name in by]
-        share = np.moveaxis(share, [1 + present.index(b) for b in by], list(range(1, len(by) + 1)))
-        out.append(share)
-    return np.concatenate(out, axis=0)
+        if mean_prob is None:
+            prob = xr.DataArray(model.probabilities(np.arange(start, stop) % model.n_samples), dims=outcome_dims)
+        else:
+            prob = mean_prob
+        joint = q.isel(sample=slice(start, stop))
+        num = (joint * prob).sum(grouped)
+        den = joint.sum(grouped)
+        out.append((num / den.where(den > 0, 1.0)).transpose("sample", *by, "level"))
+    return xr.concat(out, dim="sample")
 
 
 def forecast_table(
@@ -82,15 +192,7 @@ def forecast_table(
     fix: str | None = None,
 ) -> pd.DataFrame:
     """The forecast CSV: ``by`` columns, ``level``, then ``mean``, ``sd``, ``lower``, ``upper``."""
-    draws = forecast_draws(post, model, by, fix=fix)
-    flat = draws.reshape(draws.shape[0], -1)
-    lower, upper = np.quantile(flat, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
-    group_levels = [post.spec.attribute(b).levels for b in by]
-    grid = np.meshgrid(*[np.arange(len(lv)) for lv in group_levels], np.arange(len(levels)), indexing="ij")
-    frame = pd.DataFrame({b: np.asarray(lv, dtype=object)[g.ravel()] for b, lv, g in zip(by, group_levels, grid)})
-    frame["level"] = np.asarray(levels, dtype=object)[grid[-1].ravel()]
-    frame["mean"] = flat.mean(axis=0)
-    frame["sd"] = flat.std(axis=0, ddof=1)
-    frame["lower"] = np.minimum(lower, frame["mean"])
-    frame["upper"] = np.maximum(upper, frame["mean"])
-    return frame
+    draws = _labelled_draws(post, model, by, fix=fix).assign_coords(level=list(levels))
+    for b in by:
+        draws = draws.assign_coords({b: list(post.spec.attribute(b).levels)})
+    return interval_table(draws, prob)

@@ -10,7 +10,7 @@ answer text after the prompt, normalised over the levels:
 Whole multi-token answers are scored (``" Donald Trump"``), not only their first token.
 Use it with :func:`populace.outcomes.simulator.simulate_forecast`, which calls it on the
 distinct attribute combinations only. No hub: the model loads from disk
-(:func:`populace.llm_filter.language_model.load_language_model`).
+(:mod:`populace.language_models`, shared with the plausibility filter).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from populace.errors import DataError
-from populace.llm_filter.language_model import LanguageModelScorer, LoadedModel
+from populace.language_models import CausalLM, LoadedModel
 from populace.llm_filter.template import PromptTemplate, load_template
 
 
@@ -31,7 +31,7 @@ class LanguageModelSimulator:
     Parameters
     ----------
     model
-        A :class:`~populace.llm_filter.language_model.LoadedModel` or a model name
+        A :class:`~populace.language_models.LoadedModel`, a :class:`~populace.language_models.CausalLM` or a model name
         (``smollm2``, ``gemma3-270m``, a GGUF file or a transformers folder).
     question
         Text after the persona's description, such as ``"Question: Who did this person
@@ -51,7 +51,7 @@ class LanguageModelSimulator:
 
     def __init__(
         self,
-        model: LoadedModel | str,
+        model: LoadedModel | CausalLM | str,
         question: str,
         answers: Mapping[str, str],
         template: PromptTemplate | None = None,
@@ -64,24 +64,29 @@ class LanguageModelSimulator:
         self.levels = tuple(answers)
         self.answers = {k: str(v).strip() for k, v in answers.items()}
         self.question = question.strip()
-        self._scorer = LanguageModelScorer(model, template or load_template(), "contrastive")
+        self.lm = model if isinstance(model, CausalLM) else CausalLM(model)
+        self.template = template or load_template()
 
     @property
     def cache_id(self) -> str:
         """Model, template, question and answers: what the simulated probabilities depend on."""
-        return f"{self._scorer.cache_id}|{self.question}|{sorted(self.answers.items())}"
+        return f"{self.lm.identity}|{self.template.key}|{self.question}|{sorted(self.answers.items())}"
 
     def __call__(self, personas: pd.DataFrame) -> np.ndarray:
         """Probabilities, shape ``(len(personas), len(levels))``, rows summing to 1."""
-        template = self._scorer.template
+        template = self.template
         names = [c for c in personas.columns if c not in ("persona_id", "draw")]
         prompts = [
             f"{template.description({n: str(row[n]) for n in names})} {self.question}"
             for _, row in personas[names].iterrows()
         ]
-        base = self._scorer.loglik(prompts)
+        base = self.lm.loglik(prompts, template.preamble)
         logp = np.stack(
-            [self._scorer.loglik([f"{p} {self.answers[k]}" for p in prompts]) - base for k in self.levels], 1
+            [
+                self.lm.loglik([f"{p} {self.answers[k]}" for p in prompts], template.preamble) - base
+                for k in self.levels
+            ],
+            1,
         )
         logp -= logp.max(axis=1, keepdims=True)
         prob = np.exp(logp)

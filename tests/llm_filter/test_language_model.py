@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from populace.errors import DataError
-from populace.llm_filter.language_model import LanguageModelScorer, load_language_model
+from populace.language_models import load_language_model
+from populace.llm_filter.language_model import LanguageModelScorer
 from populace.llm_filter.template import load_template
 
 COMBINATIONS = [
@@ -23,11 +24,11 @@ def _reference_logprob(loaded, scorer: LanguageModelScorer, combination: dict[st
     """Log-likelihood of the description after the preamble, from the full logits."""
     import torch
 
-    ids, mask, lengths = scorer._encode([scorer.template.description(combination)])
+    ids, mask, lengths = scorer.lm._encode([scorer.template.description(combination)], scorer.template.preamble)
     with torch.inference_mode():
         logits = loaded.model(input_ids=ids, attention_mask=mask).logits.double()
     logp = torch.log_softmax(logits[0, :-1], dim=-1).gather(-1, ids[0, 1:, None])[:, 0]
-    start = len(scorer._token_ids()[0])
+    start = len(scorer.lm._prefix(scorer.template.preamble))
     return float(logp[start - 1 : lengths[0] - 1].sum())
 
 
@@ -55,9 +56,9 @@ def test_yes_no_scores_are_normalised_log_probabilities(tiny_model: pathlib.Path
 
 def test_the_model_is_loaded_only_when_a_score_is_needed(tiny_model: pathlib.Path) -> None:
     scorer = LanguageModelScorer(str(tiny_model), load_template(), "contrastive")
-    assert scorer._loaded is None and str(tiny_model.name) in scorer.cache_id
+    assert scorer.lm._loaded is None and str(tiny_model.name) in scorer.cache_id
     scorer.score(COMBINATIONS[:1])
-    assert scorer._loaded is not None
+    assert scorer.lm._loaded is not None
 
 
 def test_cache_id_changes_with_mode_and_template(tiny_model: pathlib.Path, tmp_path: pathlib.Path) -> None:
@@ -92,8 +93,8 @@ def test_missing_and_broken_models_are_bad_input(tmp_path: pathlib.Path) -> None
 def test_remote_code_is_never_trusted() -> None:
     import inspect
 
-    from populace.llm_filter import language_model
+    from populace import language_models
 
-    source = inspect.getsource(language_model)
-    assert "trust_remote_code=True" not in source
+    source = inspect.getsource(language_models)
+    assert "trust_remote_code=True" not in source and source.count("trust_remote_code=False") >= 3
     assert source.count("trust_remote_code=False") >= 3

@@ -101,7 +101,7 @@ def test_forecast_command_writes_the_contract_columns(small_posterior, tmp_path)
     [
         ("12,south,maybe,1\n", "", [], ["poll.csv", "row 1", "'choice'", "maybe"]),
         ("12,south,yes,-1\n", "", [], ["poll.csv", "row 1", "'wt'", "negative"]),
-        ("12,south,yes,1\n", "", ["--by", "state"], ["--by", "state"]),
+        ("12,south,yes,1\n", "", ["--by", "state"], ["by names unknown attribute", "state"]),
         ("12,south,yes,1\n", "", [], ["age"]),
     ],
 )

@@ -23,9 +23,9 @@ def test_probabilities_are_normalised_answer_likelihoods(tiny_model: pathlib.Pat
     assert prob.shape == (3, 2) and np.allclose(prob.sum(axis=1), 1.0) and (prob > 0).all()
     np.testing.assert_allclose(prob[0], prob[2])  # same persona, same answer
     # by hand: P(answer | prompt) from two log-likelihoods, normalised over the levels
-    prompt = f"{sim._scorer.template.description({'age': '16', 'employment': 'retired'})} {QUESTION}"
-    base = sim._scorer.loglik([prompt])[0]
-    logp = np.array([sim._scorer.loglik([f"{prompt} {text}"])[0] - base for text in ("Yes", "No No")])
+    prompt = f"{sim.template.description({'age': '16', 'employment': 'retired'})} {QUESTION}"
+    base = sim.lm.loglik([prompt], sim.template.preamble)[0]
+    logp = np.array([sim.lm.loglik([f"{prompt} {text}"], sim.template.preamble)[0] - base for text in ("Yes", "No No")])
     np.testing.assert_allclose(prob[0], np.exp(logp) / np.exp(logp).sum(), rtol=1e-6)
 
 
