@@ -250,11 +250,7 @@ def _scored(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def ratio_with_se(numerators: np.ndarray, denominators: np.ndarray) -> tuple[float, float]:
-    """Pooled ratio sum(y)/sum(m) and its standard error with data sets as clusters.
-
-    Cells of one data set are dependent (they share one posterior and sum to 1), so the
-    standard error treats each data set, not each cell, as one independent observation.
-    """
+    """Pooled ratio sum(y)/sum(m) and its standard error with data sets as clusters."""
     y, m = np.asarray(numerators, float), np.asarray(denominators, float)
     ratio = y.sum() / m.sum()
     d = len(y)

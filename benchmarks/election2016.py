@@ -84,17 +84,7 @@ SECTION = "election2016"
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Mode:
-    """What a run does and where it writes.
-
-    Attributes
-    ----------
-    name
-        ``quick`` or ``full``.
-    draws, chains
-        NUTS settings of both the joint and the outcome model.
-    results, figure, page
-        The results JSON, the PNG and the markdown page holding the section.
-    """
+    """What a run does and where it writes."""
 
     name: str
     draws: int
@@ -128,15 +118,7 @@ MODES = {
 
 
 def load_respondents() -> pd.DataFrame:
-    """The CCES 2016 respondents, coarsened to the five attributes plus the vote.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per respondent (64,600): ``state`` (full name), ``age`` (group), ``sex``,
-        ``college`` (``yes``/``no``), ``race`` (white/black/hispanic/other) and ``vote``
-        (``trump``, ``clinton``, or ``""`` for neither or missing), all strings.
-    """
+    """The CCES 2016 respondents, coarsened to the five attributes plus the vote."""
     raw = tasks._rdata("stevedata", "TV16")
     vote = raw["votetrump"].map({1.0: "trump", 0.0: "clinton"}).fillna("")
     return pd.DataFrame(
@@ -152,53 +134,20 @@ def load_respondents() -> pd.DataFrame:
 
 
 def actual_results() -> pd.Series:
-    """The actual 2016 two-party Trump share by state, ``trump / (trump + clinton)``.
-
-    Returns
-    -------
-    pandas.Series
-        Indexed by full state name (51, with the District of Columbia).
-    """
+    """The actual 2016 two-party Trump share by state, ``trump / (trump + clinton)``."""
     raw = tasks._rdata("dslabs", "results_us_election_2016")
     share = raw["trump"] / (raw["trump"] + raw["clinton"])
     return pd.Series(share.to_numpy(), index=raw["state"].astype(str), name="actual").sort_index()
 
 
 def cces_reference(people: pd.DataFrame) -> pd.Series:
-    """The two-party Trump share by state among all CCES respondents who voted for either.
-
-    Parameters
-    ----------
-    people
-        Output of :func:`load_respondents`.
-
-    Returns
-    -------
-    pandas.Series
-        Indexed by state.
-    """
+    """The two-party Trump share by state among all CCES respondents who voted for either."""
     voters = people[people[OUTCOME] != ""]
     return (voters[OUTCOME] == "trump").groupby(voters["state"]).mean().rename("cces")
 
 
 def cces_estimand(people: pd.DataFrame) -> pd.Series:
-    """What the forecast estimates, computed from every CCES respondent: the estimand.
-
-    In each cell (state x age x sex x college x race), the two-party Trump share of the
-    cell's two-party voters, weighted by all of the cell's respondents (voters or not):
-    the post-stratified share a perfect joint and a perfect outcome model would give.
-    A cell with respondents but no two-party voter takes its state's share.
-
-    Parameters
-    ----------
-    people
-        Output of :func:`load_respondents`.
-
-    Returns
-    -------
-    pandas.Series
-        Indexed by state.
-    """
+    """What the forecast estimates, computed from every CCES respondent: the estimand."""
     attrs = list(ATTRIBUTES)
     voters = people[people[OUTCOME] != ""]
     share = (voters[OUTCOME] == "trump").groupby([voters[a] for a in attrs]).mean().rename("share")
@@ -209,13 +158,7 @@ def cces_estimand(people: pd.DataFrame) -> pd.Series:
 
 
 def population(people: pd.DataFrame) -> tasks.Population:
-    """The respondents as a benchmark :class:`tasks.Population` (attributes only).
-
-    Parameters
-    ----------
-    people
-        Output of :func:`load_respondents`.
-    """
+    """The respondents as a benchmark :class:`tasks.Population` (attributes only)."""
     levels = {
         "state": tuple(sorted(people["state"].unique())),
         "age": AGE_LEVELS,
@@ -244,22 +187,7 @@ def build_spec(pop: tasks.Population, *, fraction: float, seed: int) -> tuple[pp
 
 
 def outcome_sample(people: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    """A simple random sample of ``n`` two-party voters with equal weights.
-
-    Parameters
-    ----------
-    people
-        Output of :func:`load_respondents`.
-    n
-        Respondents to draw (without replacement) among those with a two-party vote.
-    seed
-        Seed of the numpy Generator.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Attribute columns, ``vote`` and ``weight`` (voters / n).
-    """
+    """A simple random sample of ``n`` two-party voters with equal weights."""
     voters = people[people[OUTCOME] != ""].reset_index(drop=True)
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(len(voters), size=n, replace=False))
@@ -269,13 +197,7 @@ def outcome_sample(people: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
 
 
 def write_outcome_spec(folder: pathlib.Path, poll: pd.DataFrame) -> pathlib.Path:
-    """Write the poll CSV and its outcome spec (DESIGN.md section 2) into ``folder``.
-
-    Returns
-    -------
-    pathlib.Path
-        The outcome spec's path.
-    """
+    """Write the poll CSV and its outcome spec (DESIGN.md section 2) into ``folder``."""
     (folder / "poll.csv").write_text(harness.csv_text(poll), encoding="utf-8")
     text = (
         f"outcome: {OUTCOME}\n"
@@ -296,22 +218,7 @@ def write_outcome_spec(folder: pathlib.Path, poll: pd.DataFrame) -> pathlib.Path
 def fit_outcome_model(
     post: Any, outcome_path: pathlib.Path, *, draws: int, chains: int, seed: int, progress: bool
 ) -> tuple[Any, Any, Any]:
-    """Read the outcome spec and fit its model, exactly as ``populace forecast`` does.
-
-    Parameters
-    ----------
-    post
-        The joint's posterior.
-    outcome_path
-        The outcome spec.
-    draws, chains, seed, progress
-        NUTS settings.
-
-    Returns
-    -------
-    (OutcomeSpec, OutcomeData, OutcomeDraws)
-        The spec, the checked data and the model's draws.
-    """
+    """Read the outcome spec and fit its model, exactly as ``populace forecast`` does."""
     from populace.outcomes.model import fit_outcome
     from populace.outcomes.spec import OutcomeSpec, load_outcome_data
 
@@ -323,10 +230,7 @@ def fit_outcome_model(
 
 
 def outcome_rhat(model: Any, chains: int) -> float:
-    """Largest rank-normalised R-hat over the outcome model's intercepts and effects.
-
-    ``fit_outcome`` returns its draws chain-major, so they reshape to (chains, draws).
-    """
+    """Largest rank-normalised R-hat over the outcome model's intercepts and effects."""
     import arviz as az
 
     arrays = [model.alpha, *model.effects]
@@ -342,17 +246,7 @@ def outcome_rhat(model: Any, chains: int) -> float:
 
 
 def state_forecast(post: Any, model: Any, levels: Sequence[str], fix: str | None) -> pd.DataFrame:
-    """Trump's two-party share by state: ``mean``, ``sd``, ``lower``, ``upper`` (``forecast_table``).
-
-    Parameters
-    ----------
-    post, model
-        The joint's posterior and the outcome model's draws.
-    levels
-        Outcome levels, in the outcome spec's order.
-    fix
-        ``None``, ``"joint"`` or ``"outcome"`` (:func:`populace.outcomes.forecast.forecast_draws`).
-    """
+    """Trump's two-party share by state: ``mean``, ``sd``, ``lower``, ``upper`` (``forecast_table``)."""
     from populace.outcomes.forecast import forecast_table
 
     table = forecast_table(post, model, ["state"], levels, prob=PROB, fix=fix)
@@ -370,19 +264,7 @@ def national_forecast(post: Any, model: Any, levels: Sequence[str], fix: str | N
 
 
 def mean_probabilities(model: Any, names: Sequence[str], levels: Sequence[str], chunk: int = 200) -> np.ndarray:
-    """The outcome model's posterior-mean P(trump | cell), on the grid of ``names``.
-
-    Parameters
-    ----------
-    model
-        Outcome model draws; its predictors must be every attribute.
-    names
-        Attribute names in grid order.
-    levels
-        Outcome levels.
-    chunk
-        Draws per batch (bounds memory).
-    """
+    """The outcome model's posterior-mean P(trump | cell), on the grid of ``names``."""
     if sorted(model.predictors) != sorted(names):
         raise ValueError("the IPF baseline needs every attribute as a predictor")
     k = list(levels).index("trump")
@@ -403,13 +285,7 @@ def poststratify(joint: np.ndarray, prob: np.ndarray, axis: int) -> np.ndarray:
 
 
 def ipf_forecast(spec: pp.Spec, prob: np.ndarray, pseudo_count: float) -> tuple[pd.Series, float]:
-    """Baseline (a): the IPF joint (sample + pseudo-count raked to the tables) times ``prob``.
-
-    Returns
-    -------
-    (pandas.Series, float)
-        The share by state and nationally.
-    """
+    """Baseline (a): the IPF joint (sample + pseudo-count raked to the tables) times ``prob``."""
     from populace.data.inputs import load_inputs
 
     joint = baselines.ipf(load_inputs(spec), pseudo_count)
@@ -419,13 +295,7 @@ def ipf_forecast(spec: pp.Spec, prob: np.ndarray, pseudo_count: float) -> tuple[
 
 
 def sample_forecast(poll: pd.DataFrame, states: Sequence[str]) -> tuple[pd.Series, float]:
-    """Baseline (b): the weighted Trump share of the poll by state (NaN where a state has none).
-
-    Returns
-    -------
-    (pandas.Series, float)
-        The share by state and the poll's national weighted share.
-    """
+    """Baseline (b): the weighted Trump share of the poll by state (NaN where a state has none)."""
     trump = (poll[OUTCOME] == "trump").astype(float) * poll["weight"]
     by_state = trump.groupby(poll["state"]).sum() / poll["weight"].groupby(poll["state"]).sum()
     return by_state.reindex(list(states)), float(trump.sum() / poll["weight"].sum())
@@ -437,14 +307,7 @@ def sample_forecast(poll: pd.DataFrame, states: Sequence[str]) -> tuple[pd.Serie
 def state_scores(
     estimate: pd.Series, reference: pd.Series, lower: pd.Series | None = None, upper: pd.Series | None = None
 ) -> dict[str, Any]:
-    """Per-state errors of an estimate against a reference (states where the estimate exists).
-
-    Returns
-    -------
-    dict
-        ``mae``, ``rmse``, ``bias`` (mean signed error), ``states`` scored, ``missing``
-        states, and with intervals ``coverage`` (share of references inside) and ``width``.
-    """
+    """Per-state errors of an estimate against a reference (states where the estimate exists)."""
     error = (estimate - reference.reindex(estimate.index)).dropna()
     out: dict[str, Any] = {
         "mae": float(error.abs().mean()),

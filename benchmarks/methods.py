@@ -103,12 +103,7 @@ def fit_child(fields: dict[str, Any]) -> dict[str, Any]:
 def baseline_rows(
     task: Task, *, seed: int = BOOTSTRAP_SEED, replicates: int = baselines.BOOTSTRAP_REPLICATES
 ) -> list[dict[str, Any]]:
-    """Every point baseline on the task's inputs, scored.
-
-    IPF runs with each of ``baselines.PSEUDO_COUNTS``, and the best (picked with the truth,
-    which a user would not have) is repeated as its own row. IPF and the weighted sample get
-    bootstrap intervals (``seed``, ``replicates``); independence ignores the sample: none.
-    """
+    """Every point baseline on the task's inputs, scored."""
     inputs = load_inputs(task.spec)
     boot = functools.partial(_bootstrapped, task, inputs, seed=seed, replicates=replicates)
     rows = []

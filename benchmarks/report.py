@@ -13,7 +13,7 @@ from typing import Any
 from harness import fmt, pyplot, save_figure, table
 
 from populace.inference.diagnostics import RHAT_LIMIT
-from populace.metrics import COVERAGE_TARGET
+from populace.metrics import COVERAGE_TARGET, MIN_CELL_PERSONS
 
 # Timing targets of the speed rows (issue 3): a 1,000-cell, 5-attribute fit with NUTS
 # 4x1,000 under a minute, and a million personas under five seconds, whole process.
@@ -87,15 +87,12 @@ def _rerun() -> str:
         "make bench          # = .venv/bin/python benchmarks/run.py --full   (writes BENCHMARKS.md)\n"
         "make bench-quick    # = .venv/bin/python benchmarks/run.py --quick  (a few minutes)\n"
         "```\n\n"
-        "`--quick` fits one task (cps1988, twoway tables, 1% sample) with NUTS 2x500 plus every baseline and "
-        "times personas; it writes `benchmarks/output/quick/BENCHMARKS.md` so that it never overwrites this "
-        "page (`--out` chooses another file). `--report results.json` rewrites the page from saved results "
-        "without fitting. Fits run one at a time, each in its own process. Seeds: the sample of each task is "
-        "drawn with `numpy.random.default_rng(sample_seed)`, every fit uses `seed`, both given below. After the "
-        "tasks, `--full` runs `benchmarks/calibration.py`, `scaling.py`, `plausibility.py` and `filter_acs12.py` "
-        "(`--extra NAME...` picks some of them), which write their own sections (at the end of this page, "
-        "between `<!-- NAME:start/end -->` markers that every rewrite keeps); each section says when it was "
-        "written. `benchmarks/election2016.py` (the forecast) runs on its own."
+        "`--quick`: one task (cps1988, twoway tables, 1% sample), NUTS 2x500, every baseline and the personas "
+        "timing, written to `benchmarks/output/quick/BENCHMARKS.md` (`--out` picks another page). `--report "
+        "results.json` rewrites the page without fitting. Fits run one at a time, each in its own process; seeds "
+        "below. After the tasks, `--full` runs `calibration.py`, `scaling.py`, `plausibility.py` and "
+        "`filter_acs12.py` (`--extra NAME...` picks some), each writing its own dated section at the end of this "
+        "page between `<!-- NAME:start/end -->` markers; `election2016.py` runs on its own."
     )
 
 
@@ -143,22 +140,17 @@ def _data(results: dict[str, Any]) -> str:
         "- `se`: as `twoway`, but the two-way tables are published as estimates with `se = sqrt(count)` "
         "(the counts are the true ones; populace treats them as Gaussian observations, the baselines at "
         "face value).\n\n"
-        "Scores (lower is better except coverage): **TVD**, total variation distance of the full joint "
-        "(shares); **SRMSE**, sqrt(mean((est - true)^2)) / mean(true) on counts over all cells; **2-way TVD**, "
-        "mean TVD over the two-way tables not implied by a published table; **empty mass**, the share put on "
-        "cells that hold nobody in the truth. For populace the point estimate is the posterior mean, and "
-        "**cov 90 / cov 50** are the shares of cells with at least 10 persons whose equal-tailed 90% / 50% "
-        "interval holds the truth (`populace.metrics.recovery_metrics`); **width 90** is the mean 90% "
-        "interval width on those cells, in persons. IPF and the weighted sample get bootstrap percentile "
-        "intervals, scored the same way (`populace.metrics.interval_metrics`): the sample's rows are resampled "
-        "with replacement, keeping their weights, the method is rerun on each resample, and the interval is "
-        "the equal-tailed quantiles of the reruns (B and seed in the notes); the published tables stay fixed. "
-        "Independence ignores the sample, so it has no interval. **fit s** is populace's own `fit_seconds` "
-        "(compile and sampling or optimisation) or a baseline's compute time (without its bootstrap); "
-        "**process s** is the wall time of the whole child process that fits (start-up, JAX import, building "
-        "the task, fitting, scoring); "
-        "**peak MiB** is that process's `resource.getrusage(RUSAGE_SELF).ru_maxrss`, read by the child "
-        "just before it exits."
+        "Scores (lower is better except coverage): **TVD**, total variation distance of the full joint; "
+        "**SRMSE**, sqrt(mean((est - true)^2)) / mean(true) on counts; **2-way TVD**, mean TVD over the two-way "
+        "tables no published table implies; **empty mass**, the share put on cells empty in the truth. populace's "
+        f"point estimate is the posterior mean; **cov 90 / cov 50**: share of cells with at least {MIN_CELL_PERSONS} "
+        "persons whose equal-tailed 90% / 50% interval holds the truth (`populace.metrics.recovery_metrics`); "
+        "**width 90**: mean 90% width on those cells, in persons. IPF and the weighted sample get bootstrap "
+        "percentile intervals (`populace.metrics.interval_metrics`; the sample's rows resampled with their weights, "
+        "the tables fixed; B and seed in the notes); independence ignores the sample: no interval. **fit s**: "
+        "populace's `fit_seconds` (compile included) or a baseline's compute time (bootstrap excluded); **process "
+        "s**: wall time of the child process that fits (start-up, imports, task, fit, scores); **peak MiB**: its "
+        "`ru_maxrss`, read just before it exits."
     )
 
 
@@ -476,37 +468,24 @@ def _task_section(task: dict[str, Any], figure: str) -> str:
 def _method_notes() -> str:
     return (
         "## Notes on the methods\n\n"
-        "- populace: the default log-linear model (pairwise plus shrunk three-way interactions, exact tables "
-        "as constraints, `se` tables and the sample as likelihood terms), fitted with NUTS, full-rank ADVI "
-        "and Pathfinder; each fit in its own process, one at a time. ADVI and Pathfinder draws are from "
-        "their approximation (no R-hat).\n"
-        "- IPF (`populace.baselines.ipf`): the sample's weighted counts plus a pseudo-count per cell, raked "
-        "onto every published table (`se` tables at face value). The *best pseudo-count* row repeats the "
-        "best of the four, chosen with the truth, which a user could not do: it flatters IPF.\n"
-        "- `ipfn` package: the same raking by the `ipfn` package (seed: sample + 0.5), shown to agree with "
-        "populace's IPF to the gap in its note.\n"
-        "- humanleague QISI: quasirandom integer sampling of a whole integer population that meets every "
-        "published table exactly, seeded with the sample + 0.5 (humanleague's `qisi`; `se` tables taken as "
-        "exact integer tables, which they are here).\n"
-        "- independence: IPF from a flat seed, the maximum-entropy joint that meets the tables "
-        "(`populace.baselines.independence`); weighted sample alone: the sample's weighted cell shares.\n"
-        "- Bootstrap intervals of IPF and the weighted sample (`populace.baselines.bootstrap`): the spread "
-        "of the method over resamples of the sample's rows, the tables held fixed. They show sampling "
-        "noise only: not the bias of the method, nor the uncertainty of `se` tables, which the baselines "
-        "take at face value; so their coverage says how far a user could trust them as error bars."
+        "- populace: the default log-linear model (pairwise plus shrunk three-way interactions, exact tables as "
+        "constraints, `se` tables and the sample as likelihood terms), by NUTS, full-rank ADVI and Pathfinder "
+        "(draws from the approximation: no R-hat).\n"
+        "- IPF (`populace.baselines.ipf`): the sample's weighted counts plus a pseudo-count per cell, raked onto "
+        "every table (`se` tables at face value); *best pseudo-count* repeats the best of the four, picked with "
+        "the truth, which flatters IPF. The `ipfn` package does the same raking (seed: sample + 0.5); its note "
+        "gives its gap to populace's IPF.\n"
+        "- humanleague QISI: an integer population meeting every table exactly, seeded with the sample + 0.5 "
+        "(`se` tables taken as exact, which they are here).\n"
+        "- independence: IPF from a flat seed (`populace.baselines.independence`); weighted sample alone: the "
+        "sample's weighted cell shares.\n"
+        "- Bootstrap intervals (`populace.baselines.bootstrap`) show sampling noise only, not a method's bias nor "
+        "the uncertainty of `se` tables: their coverage says how far a user could trust them as error bars."
     )
 
 
 def render(results: dict[str, Any], figures: dict[str, str]) -> str:
-    """The whole markdown page.
-
-    Parameters
-    ----------
-    results
-        The run's results.
-    figures
-        Task key -> figure path relative to the page.
-    """
+    """The whole markdown page."""
     sections = [_header(results), _rerun(), _machine(results)]
     sections += [s for s in (_caveats(results),) if s]
     sections += [_targets(results), _summary(results), _methods_compared(results)]
@@ -520,15 +499,7 @@ def render(results: dict[str, Any], figures: dict[str, str]) -> str:
 
 
 def plot_task(task: dict[str, Any], path: pathlib.Path) -> None:
-    """TVD of every method (bars) and populace's interval coverage against nominal.
-
-    Parameters
-    ----------
-    task
-        One task's results.
-    path
-        PNG to write.
-    """
+    """TVD of every method (bars) and populace's interval coverage against nominal."""
     plt = pyplot()
     scored = [r for r in task["rows"] if r.get("tvd") is not None]
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 0.35 * len(scored) + 2), width_ratios=(3, 2))

@@ -164,10 +164,7 @@ def fit_child(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def time_calls(fn: Callable[[Any], Any], x: Any) -> tuple[float, float, int]:
-    """Compile-and-first-call seconds, the fastest of the timed calls, and how many were timed.
-
-    The minimum, not the median: on a shared machine other work only ever adds time.
-    """
+    """Compile-and-first-call seconds, the fastest of the timed calls, and how many were timed."""
     import jax
 
     start = time.perf_counter()
@@ -182,16 +179,7 @@ def time_calls(fn: Callable[[Any], Any], x: Any) -> tuple[float, float, int]:
 
 
 def variants(model: Any) -> dict[str, Any]:
-    """The model and the cut-down copies whose timings split its cost.
-
-    ``one_sweep`` caps the projection's loop at one sweep (``sweeps`` is its
-    ``max_sweeps``); its implicit gradient is the same solve as the full model's, so the
-    full model minus it is the forward cost of the other sweeps.
-
-    There is no "no microdata" variant: without a term that uses ``p``, ``p`` is a
-    deterministic site nothing depends on and XLA drops the whole joint; the microdata
-    term is timed on its own instead (:func:`microdata_fn`).
-    """
+    """The model and the cut-down copies whose timings split its cost."""
     return {
         "full": model,
         "one_sweep": dataclasses.replace(model, sweeps=1),
@@ -201,10 +189,7 @@ def variants(model: Any) -> dict[str, Any]:
 
 
 def microdata_fn(model: Any) -> tuple[Callable[[Any], Any], Any]:
-    """Jitted ``value_and_grad`` of the microdata term alone, as a function of ``p``, and a ``p``.
-
-    The same expression as :meth:`populace.models.loglinear.LoglinearModel.model`.
-    """
+    """Jitted ``value_and_grad`` of the microdata term alone, as a function of ``p``, and a ``p``."""
     import jax
     import jax.numpy as jnp
 
@@ -223,13 +208,7 @@ def microdata_fn(model: Any) -> tuple[Callable[[Any], Any], Any]:
 
 
 def projection_start(model: Any) -> Any:
-    """The joint the projection starts from at the profiled point: ``softmax(eta)`` there.
-
-    The profiled point is the initial point of :func:`gradient_fn` (same model, same key);
-    ``softmax(eta)`` is the ``p`` of the no-projection variant at it, which has the same
-    sample sites while the model has no tables with standard errors (the synthetic task has
-    exact tables only).
-    """
+    """The joint the projection starts from at the profiled point: ``softmax(eta)`` there."""
     import jax
     from numpyro.infer.util import constrain_fn, initialize_model
 
@@ -241,13 +220,7 @@ def projection_start(model: Any) -> Any:
 
 
 def sweep_changes(start: Any, model: Any) -> list[float]:
-    """The largest margin change of each IPF sweep that ``project`` runs from ``start``.
-
-    The loop of :func:`populace.models.projection.project` (its ``_ipf_sweep``, its stopping
-    rule: stop after the first sweep that moves no margin by ``PROJECTION_TOL``, or after
-    ``model.sweeps``), run one jitted sweep at a time so that the sweeps can be counted:
-    the length of the list is the number of sweeps run (up to rounding at the threshold).
-    """
+    """The largest margin change of each IPF sweep that ``project`` runs from ``start``."""
     import jax
     import jax.numpy as jnp
 
@@ -263,16 +236,7 @@ def sweep_changes(start: Any, model: Any) -> list[float]:
 
 
 def projection_fns(model: Any, start: Any, sweeps: int) -> dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]]:
-    """The projection alone: jitted ``value_and_grad`` and value of ``sum(log(project(x)))``.
-
-    Both are functions of log weights ``x`` (call them at ``log(start)``):
-
-    - ``implicit``: populace's :func:`populace.models.projection.project` (IPF until within
-      tolerance, gradient by one linear solve over the exact tables' cells);
-    - ``unrolled``: ``sweeps`` IPF sweeps of :func:`populace.models.projection.ipf_jax`
-      from ``softmax(x)``, differentiated by back-propagating through every sweep (the
-      projection populace used before), with ``sweeps`` the count ``project`` runs.
-    """
+    """The projection alone: jitted ``value_and_grad`` and value of ``sum(log(project(x)))``."""
     import jax
     import jax.numpy as jnp
 
@@ -376,15 +340,7 @@ def _cost_analysis(fn: Any, x: Any) -> dict[str, float | None]:
 
 
 def split_costs(timed: dict[str, dict[str, float]], sweeps: int) -> dict[str, float]:
-    """Milliseconds per gradient evaluation attributed to each part of the model.
-
-    ``priors`` is the priors-only variant (everything after them is dead code there);
-    ``microdata`` is the microdata term timed alone; ``eta_softmax`` is the no-projection
-    variant minus those two; ``projection`` is full minus no-projection; ``per_sweep`` is
-    (full - one sweep) / (sweeps - 1), with ``sweeps`` the number the projection runs at
-    the profiled point: the forward cost of a sweep, as the implicit gradient is the same
-    solve in both. Differences of timings, so they need not add up exactly.
-    """
+    """Milliseconds per gradient evaluation attributed to each part of the model."""
     ms = {k: v["grad_ms"] for k, v in timed.items()}
     out = {
         "total": ms["full"],
@@ -403,11 +359,7 @@ def split_costs(timed: dict[str, dict[str, float]], sweeps: int) -> dict[str, fl
 def predict_seconds(
     method_rows: Sequence[dict[str, Any]], cells: int, profiles: dict[int, dict[str, Any]]
 ) -> float | None:
-    """Predicted process seconds of the next fit of a method, from its last measured size.
-
-    The last fit's time is scaled by the ratio of the gradient cost at the two sizes (from
-    the profiles), or by the ratio of cells when a profile is missing.
-    """
+    """Predicted process seconds of the next fit of a method, from its last measured size."""
     done = [r for r in method_rows if "fit_seconds" in r]
     if not done:
         return None
@@ -422,12 +374,7 @@ def _grad_ms(profiles: dict[int, dict[str, Any]], cells: int) -> float | None:
 
 
 def skip_reason(method_rows: Sequence[dict[str, Any]], predicted: float | None, left: float) -> str | None:
-    """Why the next fit of a method is not run, or ``None`` to run it.
-
-    A fit that would outrun the budget is still started when at least
-    :data:`MIN_FIT_S` are left: it runs until the budget ends, which measures a lower bound
-    instead of trusting the prediction (the ADVI guide, for one, changes with size).
-    """
+    """Why the next fit of a method is not run, or ``None`` to run it."""
     guess = f"; the measured trend puts this one at ~{predicted / 60:.0f} min" if predicted else ""
     if method_rows:
         last = method_rows[-1]
@@ -663,6 +610,11 @@ def _minutes(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
+def _failure_text(row: dict[str, Any]) -> str:
+    what = "out of memory under the cap" if row.get("out_of_memory") else row["failed"]
+    return f"failed after {row['process_seconds'] / 60:.1f} min: {what}"
+
+
 def _row_notes(r: dict[str, Any]) -> str:
     if "skipped" in r:
         return r["skipped"]
@@ -678,71 +630,83 @@ def _row_notes(r: dict[str, Any]) -> str:
 
 def fits_table(results: dict[str, Any]) -> str:
     """One row per (size, method): times, memory, accuracy, or why it was not run."""
-    lines = [
-        "| cells | method | fit s | process s | peak MiB | TVD | cov 90 | notes |",
-        "|---|---|---|---|---|---|---|---|",
+    rows = [
+        [
+            f"{r['cells']:,}",
+            f"{r['method']} {_draws_label(r)}",
+            _fmt(r.get("fit_seconds")),
+            _fmt(r.get("process_seconds")),
+            _fmt(r.get("peak_mib"), 0),
+            harness.fmt(r.get("tvd")),
+            harness.fmt(r.get("coverage_90"), ".0%"),
+            _row_notes(r),
+        ]
+        for cells in results["config"]["sizes"]
+        for r in results["fits"]
+        if r["cells"] == cells
     ]
-    for cells in results["config"]["sizes"]:
-        for r in (r for r in results["fits"] if r["cells"] == cells):
-            label = f"{r['method']} {_draws_label(r)}"
-            tvd = f"{r['tvd']:.3f}" if "tvd" in r else "–"
-            cov = f"{r['coverage_90']:.0%}" if "coverage_90" in r else "–"
-            lines.append(
-                f"| {cells:,} | {label} | {_fmt(r.get('fit_seconds'))} | {_fmt(r.get('process_seconds'))} | "
-                f"{_fmt(r.get('peak_mib'), 0)} | {tvd} | {cov} | {_row_notes(r)} |"
-            )
-    return "\n".join(lines)
+    return harness.table(["cells", "method", "fit s", "process s", "peak MiB", "TVD", "cov 90", "notes"], rows)
 
 
-def _failure_text(row: dict[str, Any]) -> str:
-    what = "out of memory under the cap" if row.get("out_of_memory") else row["failed"]
-    return f"failed after {row['process_seconds'] / 60:.1f} min: {what}"
+def _profiles(results: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """The profiles that succeeded, by cells."""
+    return {int(c): p for c, p in results["profiles"].items() if "split" in p}
 
 
 def profile_table(results: dict[str, Any]) -> str:
     """Per size: model size and the milliseconds of each part of one gradient evaluation."""
-    header = (
-        "| cells | effects | sweeps run | eta path | value+grad ms | value ms | eta + softmax ms | projection ms | "
-        "per sweep ms | microdata ms | compile s | GFLOP / GB per grad |\n|" + "---|" * 12
-    )
-    lines = [header]
+    header = ["cells", "effects", "sweeps run", "eta path", "value+grad ms", "value ms", "eta + softmax ms"]
+    header += ["projection ms", "per sweep ms", "microdata ms", "compile s", "GFLOP / GB per grad"]
+    rows = []
     for cells in results["config"]["sizes"]:
         p = results["profiles"].get(str(cells), {})
         if "split" not in p:
-            lines.append(f"| {cells:,} | profile failed: {p.get('failed', 'not run')} |" + " |" * 10)
+            rows.append([f"{cells:,}", f"profile failed: {p.get('failed', 'not run')}"] + [""] * 10)
             continue
-        s, full = p["split"], p["variants"]["full"]
-        cost = p.get("cost", {})
-        path = "dense matmul" if p["dense_design"] else "term by term"
+        s, full, cost = p["split"], p["variants"]["full"], p.get("cost", {})
         flops = "–" if cost.get("flops") is None else f"{cost['flops'] / 1e9:.2f} / {cost['bytes'] / 1e9:.2f}"
-        lines.append(
-            f"| {cells:,} | {p['n_effects']:,} | {p['sweeps']} | {path} | {s['total']:.2f} | {full['value_ms']:.2f} | "
-            f"{s['eta_softmax']:.2f} | {s['projection']:.2f} | "
-            f"{_fmt(s['per_sweep'], 3)} | {s['microdata']:.2f} | {full['first_call_seconds']:.1f} | {flops} |"
+        rows.append(
+            [
+                f"{cells:,}",
+                f"{p['n_effects']:,}",
+                str(p["sweeps"]),
+                "dense matmul" if p["dense_design"] else "term by term",
+                f"{s['total']:.2f}",
+                f"{full['value_ms']:.2f}",
+                f"{s['eta_softmax']:.2f}",
+                f"{s['projection']:.2f}",
+                _fmt(s["per_sweep"], 3),
+                f"{s['microdata']:.2f}",
+                f"{full['first_call_seconds']:.1f}",
+                flops,
+            ]
         )
-    return "\n".join(lines)
+    return harness.table(header, rows)
 
 
 def projection_table(results: dict[str, Any]) -> str:
     """Per size: the projection alone, forward and with its gradient, implicit against unrolled."""
-    lines = [
-        "| cells | sweeps x tables | table cells | forward ms | value+grad ms, `project` (implicit) | "
-        "value+grad ms, the same sweeps unrolled (`ipf_jax`) | unrolled / implicit |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    rows = []
     for cells in results["config"]["sizes"]:
         p = results["profiles"].get(str(cells), {})
-        alone = p.get("projection_alone")
-        if not alone:
-            continue
-        ours, unrolled = alone["implicit"], alone["unrolled"]
-        lines.append(
-            f"| {cells:,} | {p['sweeps']} x {p['tables']} | {p['table_cells']:,} | {ours['value_ms']:.2f} | "
-            f"{ours['grad_ms']:.2f} | {unrolled['grad_ms']:.2f} | {unrolled['grad_ms'] / ours['grad_ms']:.1f}x |"
-        )
-    if len(lines) == 2:
+        if p.get("projection_alone"):
+            ours, unrolled = p["projection_alone"]["implicit"], p["projection_alone"]["unrolled"]
+            rows.append(
+                [
+                    f"{cells:,}",
+                    f"{p['sweeps']} x {p['tables']}",
+                    f"{p['table_cells']:,}",
+                    f"{ours['value_ms']:.2f}",
+                    f"{ours['grad_ms']:.2f}",
+                    f"{unrolled['grad_ms']:.2f}",
+                    f"{unrolled['grad_ms'] / ours['grad_ms']:.1f}x",
+                ]
+            )
+    if not rows:
         return ""
-    return "\n".join(lines) + (
+    header = ["cells", "sweeps x tables", "table cells", "forward ms", "value+grad ms, `project` (implicit)"]
+    header += ["value+grad ms, the same sweeps unrolled (`ipf_jax`)", "unrolled / implicit"]
+    return harness.table(header, rows) + (
         "\n\nThe projection alone: `sum(log(project(x)))` at the profiled point's log weights `x`, with its sweeps "
         "counted there. *table cells* is the size of the linear system the implicit gradient solves (the cells "
         "of all exact tables); the unrolled gradient back-propagates through every sweep instead."
@@ -751,91 +715,67 @@ def projection_table(results: dict[str, Any]) -> str:
 
 def targets_text(results: dict[str, Any]) -> str:
     """The two speed targets, with the numbers that meet or miss them."""
-    lines = []
-    speed = _run_py_speed()
-    if speed:
-        verdict = "met" if speed["fit_seconds"] < NUTS_TARGET_S else "**missed**"
+    target = f"- 1,000-cell NUTS 4x1,000 fit under {NUTS_TARGET_S:.0f} s"
+    try:
+        saved = harness.read_json(HERE / "results-full.json")
+        seconds, when = saved["speed"]["fit"]["fit_seconds"], saved["speed"]["fit"].get("note") or saved["finished"]
+        verdict = "met" if seconds < NUTS_TARGET_S else "**missed**"
+        lines = [
+            f"{target}: {verdict}: {seconds:.1f} s (`benchmarks/run.py`, real CPS1988 grid, Speed table above; {when})."
+        ]
+    except (OSError, KeyError, TypeError, ValueError):
+        lines = [f"{target}: measured by `run.py --full` (not found)."]
+    nuts = _fit_row(results, "nuts", 1_000)
+    if nuts and "fit_seconds" in nuts:
         lines.append(
-            f"- 1,000-cell NUTS 4x1,000 fit under {NUTS_TARGET_S:.0f} s: {verdict}: {speed['fit_seconds']:.1f} s "
-            f"(`benchmarks/run.py`, real CPS1988 grid, Speed table above; {speed['when']})."
+            f"  Here, on the synthetic 1,000-cell grid, NUTS {_draws_label(nuts)} took {nuts['fit_seconds']:.0f} s."
         )
-    else:
-        lines.append(
-            f"- 1,000-cell NUTS 4x1,000 fit under {NUTS_TARGET_S:.0f} s: measured by `run.py --full` (not found)."
-        )
-    nuts_1k = next((r for r in results["fits"] if r["method"] == "nuts" and r["cells"] == 1_000), None)
-    if nuts_1k and "fit_seconds" in nuts_1k:
-        lines.append(
-            f"  Here, on the synthetic 1,000-cell grid, NUTS {_draws_label(nuts_1k)} took "
-            f"{nuts_1k['fit_seconds']:.0f} s."
-        )
+    target = f"- {FAST_TARGET_CELLS:,}-cell fast fit under {FAST_TARGET_S / 60:.0f} min"
     fast = [r for r in results["fits"] if r["cells"] == FAST_TARGET_CELLS and r["method"] in ("advi", "pathfinder")]
-    if not fast:
-        lines.append(f"- {FAST_TARGET_CELLS:,}-cell fast fit under {FAST_TARGET_S / 60:.0f} min: size not in this run.")
+    lines += [] if fast else [f"{target}: size not in this run."]
     for r in fast:
         if "fit_seconds" in r:
             verdict = "met" if r["fit_seconds"] < FAST_TARGET_S else "**missed**"
             text = f"{verdict}: {r['fit_seconds'] / 60:.1f} min fit ({r['process_seconds'] / 60:.1f} min process)"
         else:
             text = "**not met**: " + (r.get("skipped") or _failure_text(r))
-        lines.append(
-            f"- {FAST_TARGET_CELLS:,}-cell fast fit under {FAST_TARGET_S / 60:.0f} min, {r['method']}: {text}."
-        )
+        lines.append(f"{target}, {r['method']}: {text}.")
     return "\n".join(lines)
-
-
-def _run_py_speed() -> dict[str, Any] | None:
-    try:
-        saved = harness.read_json(HERE / "results-full.json")
-        fit_row = saved["speed"]["fit"]
-        return {"fit_seconds": float(fit_row["fit_seconds"]), "when": fit_row.get("note") or saved.get("finished", "")}
-    except (OSError, KeyError, TypeError, ValueError):
-        return None
 
 
 def where_time_goes(results: dict[str, Any]) -> str:
     """Plain words on the profile at the largest size profiled, against the smallest."""
-    good = {int(c): p for c, p in results["profiles"].items() if "split" in p}
+    good = _profiles(results)
     if not good:
         return "No profile succeeded."
     cells, small = max(good), min(good)
     p = good[cells]
-    s, full = p["split"], p["variants"]["full"]
+    s, full, moved = p["split"], p["variants"]["full"], p.get("cost", {}).get("bytes")
     share = {k: s[k] / s["total"] for k in ("eta_softmax", "projection", "microdata", "priors")}
     per_cell = {c: good[c]["split"]["total"] * 1e6 / c for c in (small, cells)}
-    moved = p.get("cost", {}).get("bytes")
     bandwidth = (
         f"; XLA counts {moved / 1e9:.2f} GB moved per gradient, {moved / (s['total'] / 1000) / 1e9:.1f} GB/s"
         if moved
         else ""
     )
-    setup = f"{p['tables']} exact tables; the projection ran {p['sweeps']} sweeps at the profiled point"
     further = (p["sweeps"] - 1) * s["per_sweep"] if p["sweeps"] > 1 else float("nan")
-    rest = s["projection"] - further
-    projection = f"projection {share['projection']:.0%}" + (
-        f" ({further:.2f} ms for the {p['sweeps'] - 1} sweeps after the first, {s['per_sweep']:.3f} ms "
-        f"each; {rest:.2f} ms for the first sweep and the implicit gradient)"
-        if further > 0 and rest > 0
-        else ""
-    )
+    projection = f"projection {share['projection']:.0%}"
+    if further > 0 and s["projection"] - further > 0:
+        projection += (
+            f" ({further:.2f} ms for the {p['sweeps'] - 1} sweeps after the first, {s['per_sweep']:.3f} ms each; "
+            f"{s['projection'] - further:.2f} ms for the first sweep and the implicit gradient)"
+        )
     text = (
-        f"At {cells:,} cells ({p['n_effects']:,} effects, {setup}) one evaluation of the log density and its "
-        f"gradient takes {s['total']:.1f} ms ({per_cell[cells]:.0f} ns per cell; the value alone "
-        f"{full['value_ms']:.1f} ms{bandwidth}). By difference of variants: {projection}, eta construction and "
-        f"softmax {share['eta_softmax']:.0%}, microdata likelihood {share['microdata']:.0%}, priors "
-        f"{share['priors']:.0%}."
+        f"At {cells:,} cells ({p['n_effects']:,} effects, {p['tables']} exact tables; the projection ran {p['sweeps']} "
+        f"sweeps at the profiled point) one evaluation of the log density and its gradient takes {s['total']:.1f} ms "
+        f"({per_cell[cells]:.0f} ns per cell; the value alone {full['value_ms']:.1f} ms{bandwidth}). By difference of "
+        f"variants: {projection}, eta construction and softmax {share['eta_softmax']:.0%}, microdata likelihood "
+        f"{share['microdata']:.0%}, priors {share['priors']:.0%}."
     )
     if small != cells:
-        text += (
-            f" At {small:,} cells the same evaluation takes {good[small]['split']['total']:.2f} ms "
-            f"({per_cell[small]:.0f} ns per cell)."
-        )
+        total = good[small]["split"]["total"]
+        text += f" At {small:,} cells the same evaluation takes {total:.2f} ms ({per_cell[small]:.0f} ns per cell)."
     return text
-
-
-def _largest_profile(results: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
-    good = {int(c): p for c, p in results["profiles"].items() if "split" in p}
-    return (max(good), good[max(good)]) if good else None
 
 
 def _fit_row(results: dict[str, Any], method: str, cells: int) -> dict[str, Any] | None:
@@ -843,14 +783,8 @@ def _fit_row(results: dict[str, Any], method: str, cells: int) -> dict[str, Any]
 
 
 def pathfinder_batch_gib(cells: int, *, whole_path: bool = False) -> float:
-    """GiB of one float64 intermediate of the log density in one batch of Pathfinder's ELBO draws.
-
-    ``populace.inference.pathfinder.approximate`` scores the path points one at a time
-    and each point's draws in vmapped batches of ``elbo_batch_size(cells)`` draws, so every
-    intermediate of the log density exists that many times, whatever the path length.
-    ``whole_path=True`` gives the figure for ``blackjax.vi.pathfinder.approximate`` (used
-    before), which scores all ``maxiter + 1`` points' draws in one batch.
-    """
+    """GiB of one float64 intermediate of the log density in one batch of Pathfinder's ELBO draws
+    (``whole_path``: BlackJAX's ``approximate``, which scores every path point's draws at once)."""
     from populace.inference.methods import PATHFINDER_MAXITER
     from populace.inference.pathfinder import ELBO_DRAWS, elbo_batch_size
 
@@ -859,19 +793,12 @@ def pathfinder_batch_gib(cells: int, *, whole_path: bool = False) -> float:
 
 
 def _projection_remedy(cells: int, p: dict[str, Any]) -> str:
-    alone = p["projection_alone"]
-    ours, unrolled = alone["implicit"], alone["unrolled"]
+    ours, unrolled = p["projection_alone"]["implicit"], p["projection_alone"]["unrolled"]
     sweeps, tables, tol = p["sweeps"], p["tables"], p["projection_tol"]
     ratio = unrolled["grad_ms"] / ours["grad_ms"]
-    if ratio > 1.2:
-        compare = f"{ratio:.1f}x as long"
-    elif ratio < 1 / 1.2:
-        compare = (
-            f"{1 / ratio:.1f}x less: at so few sweeps back-propagation costs less than building and solving the "
-            "table-cell system"
-        )
-    else:
-        compare = "about as long"
+    compare = f"{ratio:.1f}x as long" if ratio > 1.2 else "about as long"
+    if ratio < 1 / 1.2:
+        compare = f"{1 / ratio:.1f}x less: at so few sweeps back-propagation costs less than the table-cell solve"
     text = (
         f"- **The projection.** At {cells:,} cells the projection alone (`project`: {sweeps} sweeps over {tables} "
         f"tables until no margin moves by {tol:g}, then for the gradient one Cholesky solve over the "
@@ -881,114 +808,87 @@ def _projection_remedy(cells: int, p: dict[str, Any]) -> str:
         f"{p['split']['projection'] / p['split']['total']:.0%} of a gradient."
     )
     backward = ours["grad_ms"] - ours["value_ms"]
-    if ours["value_ms"] >= backward:
-        text += f" Most of the projection alone is its forward sweeps ({ours['value_ms'] / ours['grad_ms']:.0%})"
-        looser = _sweeps_to(p.get("sweep_changes", []), 100 * tol)
-        if looser and looser < sweeps:
-            text += (
-                f"; by the largest margin change of each sweep, a 100x looser tolerance ({100 * tol:g}) would "
-                f"have stopped after {looser} sweeps instead of {sweeps}"
-            )
-        return text + "."
-    return text + (
-        f" Most of the projection alone is its reverse pass ({backward / ours['grad_ms']:.0%}): `project` builds "
-        f"the table-cell system with one segment sum over all {cells:,} cells per pair of tables "
-        f"({tables * (tables + 1) // 2} for {tables} tables) before solving for {p['table_cells']:,} unknowns."
-    )
-
-
-def _sweeps_to(changes: Sequence[float], tol: float) -> int | None:
-    """Sweeps the projection would run with tolerance ``tol``, from the recorded change of each sweep."""
-    return next((k + 1 for k, change in enumerate(changes) if change < tol), None)
-
-
-def _pathfinder_memory_text(results: dict[str, Any]) -> str:
-    from populace.inference.methods import PATHFINDER_MAXITER
-    from populace.inference.pathfinder import ELBO_DRAWS, elbo_batch_size
-
-    rows = [r for r in results["fits"] if r["method"] == "pathfinder"]
-    text = (
-        "- **Pathfinder's memory.** `populace.inference.pathfinder` scores the path points one at a time "
-        "(`lax.map`, skipping those after L-BFGS stopped) and each point's draws in batches of `elbo_batch_size` "
-        f"({elbo_batch_size(10_000)} at 10,000 cells, {elbo_batch_size(100_000)} at 100,000): "
-        f"{pathfinder_batch_gib(10_000) * 1024:.0f} MiB per float64 intermediate of the log density at 10,000 "
-        f"cells and {pathfinder_batch_gib(100_000) * 1024:.0f} MiB at 100,000, whatever the path length. "
-        f"BlackJAX's `approximate` scores all {PATHFINDER_MAXITER + 1} path points x {ELBO_DRAWS} draws in one "
-        f"batch: {pathfinder_batch_gib(10_000, whole_path=True):.1f} GiB and "
-        f"{pathfinder_batch_gib(100_000, whole_path=True):.0f} GiB per array. The posterior draws are pushed "
-        "through the model in chunks of `DRAW_CHUNK`, as ADVI's are."
-    )
-    for r in (r for r in rows if r.get("out_of_memory")):
-        text += f" Here the Pathfinder fit at {r['cells']:,} cells ran out of memory under the cap" + (
-            "." if r.get("populace_source") else " (its row does not record populace's source: it may predate this)."
-        )
-    ran = [r for r in rows if "peak_mib" in r]
-    if ran:
-        r = max(ran, key=lambda row: row["cells"])
-        text += (
-            f" The largest Pathfinder fit that ran here, at {r['cells']:,} cells, peaked at {r['peak_mib']:,.0f} MiB."
-        )
-    return text
-
-
-def _advi_step_text(results: dict[str, Any]) -> str:
-    from populace.inference.methods import ADVI_STEPS
-
-    ran = [r for r in results["fits"] if r["method"] == "advi" and "fit_seconds" in r]
-    if not ran:
-        return ""
-    r = max(ran, key=lambda row: row["cells"])
-    grad = _grad_ms(_int_keys(results["profiles"]), r["cells"])
-    if not grad:
-        return ""
-    per_step = r["fit_seconds"] / ADVI_STEPS * 1000
-    text = (
-        f" At {r['cells']:,} cells ADVI spent {per_step:.0f} ms per step (fit time / steps, compile and draws "
-        f"included) against {grad:.1f} ms for one gradient of the model timed alone"
-    )
-    if per_step > 2 * grad:
+    if ours["value_ms"] < backward:
         return text + (
-            ": most of a step is outside the log density (the guide, the ELBO bookkeeping, the compile, the "
-            "draws and the other work on the machine; not profiled further)."
+            f" Most of the projection alone is its reverse pass ({backward / ours['grad_ms']:.0%}): `project` builds "
+            f"the table-cell system with one segment sum over all {cells:,} cells per pair of tables "
+            f"({tables * (tables + 1) // 2} for {tables} tables) before solving for {p['table_cells']:,} unknowns."
         )
-    return text + ": a step costs about what the log density's gradient does."
-
-
-def _int_keys(profiles: dict[str, Any]) -> dict[int, Any]:
-    return {int(k): v for k, v in profiles.items()}
+    text += f" Most of the projection alone is its forward sweeps ({ours['value_ms'] / ours['grad_ms']:.0%})"
+    looser = next((k + 1 for k, change in enumerate(p.get("sweep_changes", [])) if change < 100 * tol), None)
+    if looser and looser < sweeps:
+        text += (
+            f"; by the largest margin change of each sweep, a 100x looser tolerance ({100 * tol:g}) would "
+            f"have stopped after {looser} sweeps instead of {sweeps}"
+        )
+    return text + "."
 
 
 def remedies(results: dict[str, Any]) -> str:
     """Where the time and memory of the large fits go, and what would cut them, from the measurements."""
-    from populace.inference.methods import ADVI_STEPS, FULL_RANK_LIMIT
+    from populace.inference.methods import ADVI_STEPS, FULL_RANK_LIMIT, PATHFINDER_MAXITER
+    from populace.inference.pathfinder import ELBO_DRAWS, elbo_batch_size
 
-    items = []
-    largest = _largest_profile(results)
-    if largest:
-        cells, p = largest
-        alone = p.get("projection_alone", {})
-        if alone:
+    items, good = [], _profiles(results)
+    if good:
+        cells, p = max(good), good[max(good)]
+        if p.get("projection_alone"):
             items.append(_projection_remedy(cells, p))
         if not p["dense_design"]:
-            s = p["split"]
             items.append(
                 f"- **The linear predictor.** Above `DESIGN_LIMIT` eta is built term by term, each term a dense "
-                f"(effects x cells-of-the-term) basis: {s['eta_softmax']:.1f} ms of {s['total']:.1f} ms at "
-                f"{cells:,} cells. Applying the centring and the cumulation axis by axis (the basis is a Kronecker "
-                "product of per-axis maps) would cost O(n x levels) instead of O(n^2) for a term over n cells."
+                f"(effects x cells-of-the-term) basis: {p['split']['eta_softmax']:.1f} ms of "
+                f"{p['split']['total']:.1f} ms at {cells:,} cells. Applying the centring and the cumulation axis by "
+                "axis (the basis is a Kronecker product of per-axis maps) would cost O(n x levels) instead of O(n^2) "
+                "for a term over n cells."
             )
-    if any(r["method"] == "pathfinder" for r in results["fits"]):
-        items.append(_pathfinder_memory_text(results))
-    advi = _fit_row(results, "advi", 1_000)
-    nuts = _fit_row(results, "nuts", 1_000)
+    pathfinder = [r for r in results["fits"] if r["method"] == "pathfinder"]
+    if pathfinder:
+        text = (
+            "- **Pathfinder's memory.** `populace.inference.pathfinder` scores the path points one at a time "
+            "(`lax.map`, skipping those after L-BFGS stopped) and each point's draws in batches of `elbo_batch_size` "
+            f"({elbo_batch_size(10_000)} at 10,000 cells, {elbo_batch_size(100_000)} at 100,000): "
+            f"{pathfinder_batch_gib(10_000) * 1024:.0f} MiB per float64 intermediate of the log density at 10,000 "
+            f"cells and {pathfinder_batch_gib(100_000) * 1024:.0f} MiB at 100,000, whatever the path length. "
+            f"BlackJAX's `approximate` scores all {PATHFINDER_MAXITER + 1} path points x {ELBO_DRAWS} draws in one "
+            f"batch: {pathfinder_batch_gib(10_000, whole_path=True):.1f} GiB and "
+            f"{pathfinder_batch_gib(100_000, whole_path=True):.0f} GiB per array. The posterior draws are pushed "
+            "through the model in chunks of `DRAW_CHUNK`, as ADVI's are."
+        )
+        text += "".join(
+            f" Here the Pathfinder fit at {r['cells']:,} cells ran out of memory under the cap."
+            for r in pathfinder
+            if r.get("out_of_memory")
+        )
+        ran = [r for r in pathfinder if "peak_mib" in r]
+        if ran:
+            r = max(ran, key=lambda row: row["cells"])
+            text += f" The largest Pathfinder fit that ran here, at {r['cells']:,} cells, peaked at "
+            text += f"{r['peak_mib']:,.0f} MiB."
+        items.append(text)
+    advi, nuts = _fit_row(results, "advi", 1_000), _fit_row(results, "nuts", 1_000)
     if advi and nuts and "fit_seconds" in advi and "fit_seconds" in nuts:
-        items.append(
+        text = (
             f"- **ADVI's fixed {ADVI_STEPS:,} steps.** ADVI runs {ADVI_STEPS:,} Adam steps at every size, with a "
             f"full-rank guide up to {FULL_RANK_LIMIT:,} parameters: at 1,000 cells it took "
             f"{advi['fit_seconds']:.0f} s against {nuts['fit_seconds']:.0f} s for NUTS {_draws_label(nuts)}. "
-            "Stopping on ELBO convergence, and a low-rank guide earlier, would bound it." + _advi_step_text(results)
+            "Stopping on ELBO convergence, and a low-rank guide earlier, would bound it."
         )
-    backends = {p.get("backend") for p in results["profiles"].values() if "split" in p}
+        r = max((r for r in results["fits"] if r["method"] == "advi" and "fit_seconds" in r), key=lambda r: r["cells"])
+        grad = good.get(r["cells"], {}).get("variants", {}).get("full", {}).get("grad_ms")
+        if grad:
+            per_step = r["fit_seconds"] / ADVI_STEPS * 1000
+            text += (
+                f" At {r['cells']:,} cells ADVI spent {per_step:.0f} ms per step (fit time / steps, compile and draws "
+                f"included) against {grad:.1f} ms for one gradient of the model timed alone"
+            ) + (
+                ": most of a step is outside the log density (the guide, the ELBO bookkeeping, the compile, the "
+                "draws and the other work on the machine; not profiled further)."
+                if per_step > 2 * grad
+                else ": a step costs about what the log density's gradient does."
+            )
+        items.append(text)
+    backends = {p.get("backend") for p in good.values()}
     if "gpu" not in backends:
         where = " (the profiles ran on the CPU)" if backends == {"cpu"} else ""
         items.append(
@@ -1002,47 +902,37 @@ def _intro(results: dict[str, Any]) -> str:
     cfg, load = results["config"], results["load"]
     fits = ", ".join(f"{m} {c}x{d}" if m == "nuts" else f"{m} {c * d} draws" for m, d, c in cfg["fits"])
     grids = "; ".join(f"{int(c):,}: {g}" for c, g in results["grids"].items())
-    return (
+    text = (
         f"Written by `{results['command']}` on {results['finished']} ({results['total_seconds'] / 60:.1f} min; "
         f"load average {load['start']:.1f} at the start, {load.get('end', float('nan')):.1f} at the end, on a "
         f"shared {results['machine']['nproc']}-core machine); raw results in `{results['json_path']}`. "
         f"**Attributes and population are synthetic**: a random log-linear joint ({cfg['law']}), a population "
-        f"of {cfg['population']:,} "
-        f"drawn from it, its exact one-way tables and a {cfg['sample_fraction']:.0%} sample without replacement. "
-        f"Grids: {grids}. Fits: {fits}, seed {cfg['seed']}, each in its own child process (address space capped "
-        f"at {cfg['memory_cap_gib']:.0f} GiB), one at a time, sizes in increasing order; a method stops once a "
-        f"fit took more than {cfg['stop_after_s'] / 60:.0f} min, and a fit is skipped when the measured trend "
-        "(previous fit time x ratio of gradient costs) exceeds what is left of the "
+        f"of {cfg['population']:,} drawn from it, its exact one-way tables and a {cfg['sample_fraction']:.0%} sample "
+        f"without replacement. Grids: {grids}. Fits: {fits}, seed {cfg['seed']}, each in its own child process "
+        f"(address space capped at {cfg['memory_cap_gib']:.0f} GiB), one at a time, sizes in increasing order; a "
+        f"method stops once a fit took more than {cfg['stop_after_s'] / 60:.0f} min, and a fit is skipped when the "
+        "measured trend (previous fit time x ratio of gradient costs) exceeds what is left of the "
         f"{cfg['budget_min']:.0f}-min budget. TVD and 90% coverage (cells with >= 10 persons) against the "
         "synthetic population are a sanity check only. fit s is populace's `fit_seconds` (compile included); "
-        "process s the whole child; peak MiB its `ru_maxrss`." + _updates_text(results) + _sources_text(results)
+        "process s the whole child; peak MiB its `ru_maxrss`."
     )
-
-
-def _updates_text(results: dict[str, Any]) -> str:
     updates = results.get("updates", [])
-    if not updates:
-        return ""
-    done = "; ".join(f"`{u['command']}` on {u['when']} ({u['seconds'] / 60:.1f} min)" for u in updates)
-    commands = " ".join(u["command"] for u in updates)
-    what = []
-    if "--profiles" in commands:
-        what.append("`--profiles` replaced every profile below")
-    if any(r.get("run_separately") for r in results["fits"]):
-        what.append("`--extra` ran the rows marked *run separately*")
-    return f" Later runs merged into these results: {done}." + (f" {'; '.join(what)}." if what else "")
-
-
-def _sources_text(results: dict[str, Any]) -> str:
-    """A warning when the profiles and fits did not all run the same populace source."""
+    if updates:
+        done = "; ".join(f"`{u['command']}` on {u['when']} ({u['seconds'] / 60:.1f} min)" for u in updates)
+        text += f" Later runs merged into these results: {done}."
+        what = (
+            ["`--profiles` replaced every profile below"] if any("--profiles" in u["command"] for u in updates) else []
+        )
+        what += (
+            ["`--extra` ran the rows marked *run separately*"]
+            if any(r.get("run_separately") for r in results["fits"])
+            else []
+        )
+        text += f" {'; '.join(what)}." if what else ""
     measured = [*results["profiles"].values(), *(r for r in results["fits"] if "skipped" not in r)]
-    stamps = [m.get("populace_source") for m in measured]
-    known = {s for s in stamps if s}
-    text = ""
-    if len(known) > 1:
-        text += f" The profiles and fits ran {len(known)} versions of populace's source (digests in the JSON)."
-    if known and None in stamps:
-        text += " Some profiles or fits do not record which populace source they ran (older results)."
+    versions = {m["populace_source"] for m in measured if m.get("populace_source")}
+    if len(versions) > 1:
+        text += f" The profiles and fits ran {len(versions)} versions of populace's source (digests in the JSON)."
     return text
 
 
@@ -1066,20 +956,11 @@ def _profile_intro() -> str:
 
 def render(results: dict[str, Any], figure: str) -> str:
     """The scaling section of BENCHMARKS.md (without markers)."""
-    return "\n\n".join(
-        [
-            "## Scaling: fit time and memory against cells (synthetic grids)",
-            _intro(results),
-            "### Targets\n\n" + targets_text(results),
-            "### Fits\n\n" + fits_table(results),
-            f"![scaling]({figure})",
-            "### Where the time goes\n\n" + _profile_intro(),
-            profile_table(results),
-            where_time_goes(results),
-            projection_table(results),
-            "### What would fix it\n\n" + remedies(results),
-        ]
-    )
+    parts = ["## Scaling: fit time and memory against cells (synthetic grids)", _intro(results)]
+    parts += ["### Targets\n\n" + targets_text(results), "### Fits\n\n" + fits_table(results)]
+    parts += [f"![scaling]({figure})", "### Where the time goes\n\n" + _profile_intro(), profile_table(results)]
+    parts += [where_time_goes(results), projection_table(results), "### What would fix it\n\n" + remedies(results)]
+    return "\n\n".join(parts)
 
 
 # ----------------------------------------------------------------------------- entry
