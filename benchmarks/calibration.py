@@ -37,7 +37,7 @@ from typing import Any
 
 import harness
 import numpy as np
-from harness import FIGURES, HERE, PAGE, QUICK_DIR, ROOT, say
+from harness import QUICK_DIR, ROOT, say
 
 import populace as pp
 from populace.summaries import interval_quantiles
@@ -71,21 +71,6 @@ SEED = 0
 DEFAULT_DATASETS, QUICK_DATASETS = 50, 4
 # True cell sizes (persons in a population of POPULATION) for the coverage breakdown.
 SIZE_EDGES = (0, 100, 1000, np.inf)
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class Paths:
-    """Where a run writes: results JSON, figures folder and markdown page."""
-
-    results: pathlib.Path
-    figures: pathlib.Path
-    page: pathlib.Path
-
-
-FULL_PATHS = Paths(results=HERE / "results" / "calibration.json", figures=FIGURES, page=PAGE)
-QUICK_PATHS = Paths(
-    results=QUICK_DIR / "calibration.json", figures=QUICK_DIR / "figures", page=QUICK_DIR / "BENCHMARKS.md"
-)
 
 
 def _attribute(name: str, levels: Sequence[str], ordered: bool = False) -> pp.Attribute:
@@ -603,7 +588,7 @@ def law_section(result: dict[str, Any], figure: str) -> str:
     )
 
 
-def render(results: dict[str, Any], paths: Paths) -> str:
+def render(results: dict[str, Any], paths: harness.Outputs) -> str:
     """The calibration section of BENCHMARKS.md (without markers), for every law run."""
     parts = [
         "## Calibration: simulation-based, synthetic truth",
@@ -620,7 +605,7 @@ def render(results: dict[str, Any], paths: Paths) -> str:
     for law in LAWS:
         if law in results["laws"]:
             result = results["laws"][law]
-            figure = os.path.relpath(paths.figures / _figure_name(law), paths.page.parent)
+            figure = paths.link(_figure_name(law))
             parts += [_law_text(law), law_section(result, figure)]
     parts.append(
         "Reading the numbers: pooled coverage is over all cells of all data sets; its SE treats each data set, "
@@ -643,7 +628,7 @@ def _load_results(path: pathlib.Path) -> dict[str, Any]:
     return harness.read_json(path) if path.is_file() else {"laws": {}}
 
 
-def run(law: str, datasets: int, paths: Paths, command: str) -> dict[str, Any]:
+def run(law: str, datasets: int, paths: harness.Outputs, command: str) -> dict[str, Any]:
     """Fit ``datasets`` data sets of ``law`` one after the other, saving after each; return all laws' results."""
     from populace.inference.backend import setup_jax
 
@@ -652,8 +637,7 @@ def run(law: str, datasets: int, paths: Paths, command: str) -> dict[str, Any]:
     start = time.perf_counter()
     config = {"law": law, "datasets": datasets, "draws": DRAWS, "chains": CHAINS, "rank_draws": RANK_DRAWS}
     config |= {"population": POPULATION, "sample_fraction": SAMPLE_FRACTION, "seed": SEED, "command": command}
-    result: dict[str, Any] = {"config": config, "started": harness.now(), "machine": harness.machine_info()}
-    result |= {"load": {"start": harness.load()}, "rows": []}
+    result = harness.new_results(config=config, rows=[])
     results["laws"][law] = result
     for index in range(datasets):
         row = run_dataset(law, index)
@@ -679,7 +663,7 @@ def _brief(law: str, row: dict[str, Any], total: int) -> str:
     )
 
 
-def write_outputs(results: dict[str, Any], paths: Paths) -> None:
+def write_outputs(results: dict[str, Any], paths: harness.Outputs) -> None:
     """Summarise each law's rows, draw its rank figure and write the page's calibration section."""
     for law, result in results["laws"].items():
         result["summary"] = summarise(result["rows"])
@@ -696,7 +680,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--law", choices=LAWS, default="prior", help="how the truth is drawn (default: prior)")
     parser.add_argument("--report", action="store_true", help="rewrite the figure and section from saved results")
     args = parser.parse_args(argv)
-    paths = QUICK_PATHS if args.quick else FULL_PATHS
+    paths = harness.outputs(args.quick, "calibration.json")
     if args.report:
         write_outputs(_load_results(paths.results), paths)
         return 0

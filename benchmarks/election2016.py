@@ -45,7 +45,7 @@ import harness
 import numpy as np
 import pandas as pd
 import tasks
-from harness import HERE, PAGE, QUICK_DIR, ROOT, say
+from harness import ROOT, say
 
 import populace as pp
 from populace import baselines
@@ -84,34 +84,19 @@ SECTION = "election2016"
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Mode:
-    """What a run does and where it writes."""
+    """What a run does (NUTS settings of the joint and the outcome model) and where it writes."""
 
     name: str
     draws: int
     chains: int
-    results: pathlib.Path
-    figure: pathlib.Path
-    page: pathlib.Path
+    out: harness.Outputs
 
 
 MODES = {
-    "full": Mode(
-        name="full",
-        draws=1000,
-        chains=4,
-        results=HERE / "results" / "election2016.json",
-        figure=HERE / "figures" / "election2016.png",
-        page=PAGE,
-    ),
-    "quick": Mode(
-        name="quick",
-        draws=500,
-        chains=2,
-        results=QUICK_DIR / "election2016.json",
-        figure=QUICK_DIR / "figures" / "election2016.png",
-        page=QUICK_DIR / "BENCHMARKS.md",
-    ),
+    "full": Mode(name="full", draws=1000, chains=4, out=harness.outputs(False, "election2016.json")),
+    "quick": Mode(name="quick", draws=500, chains=2, out=harness.outputs(True, "election2016.json")),
 }
+FIGURE = "election2016.png"
 
 
 # ----------------------------------------------------------------------------- data
@@ -341,12 +326,7 @@ def national_row(estimate: float, references: dict[str, float]) -> dict[str, flo
 def run(mode: Mode, *, progress: bool) -> dict[str, Any]:
     """Build the inputs, fit, forecast, score; return the JSON-ready results."""
     start = time.perf_counter()
-    results: dict[str, Any] = {
-        "mode": mode.name,
-        "started": harness.now(),
-        "machine": harness.machine_info(),
-        "load": {"start": harness.load()},
-    }
+    results = harness.new_results(mode=mode.name)
     people = load_respondents()
     pop = population(people)
     spec, sample_size = build_spec(pop, fraction=SAMPLE_FRACTION, seed=SAMPLE_SEED)
@@ -716,8 +696,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def write_outputs(results: dict[str, Any], mode: Mode) -> None:
     """Draw the figure and put the markdown section into the mode's page."""
-    plot(results, mode.figure)
-    harness.write_section(mode.page, SECTION, render(results, os.path.relpath(mode.figure, mode.page.parent)))
+    plot(results, mode.out.figures / FIGURE)
+    harness.write_section(mode.out.page, SECTION, render(results, mode.out.link(FIGURE)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -731,13 +711,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode = dataclasses.replace(mode, draws=args.draws or mode.draws, chains=args.chains or mode.chains)
     say(f"election2016, {mode.name}: NUTS {mode.chains}x{mode.draws}")
     results = run(mode, progress=not args.quiet)
-    results["json_path"] = os.path.relpath(mode.results, ROOT)
-    harness.save_json(mode.results, results)
+    results["json_path"] = os.path.relpath(mode.out.results, ROOT)
+    harness.save_json(mode.out.results, results)
     write_outputs(results, mode)
     nat, s = results["national"]["populace"], results["scores"]["actual"]["populace"]
     say(
         f"national error {nat['error_actual'] * 100:+.1f} pp, state MAE {s['mae'] * 100:.1f} pp, 90% coverage "
-        f"{s['coverage']:.0%}; wrote {mode.results}, {mode.figure}, {mode.page}"
+        f"{s['coverage']:.0%}; wrote {mode.out.results} and {mode.out.page}"
     )
     return 0
 

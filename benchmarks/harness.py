@@ -9,6 +9,7 @@ Python process, so that JAX is set up for that run alone and ``peak_mib`` (the c
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import hashlib
 import importlib
@@ -43,6 +44,31 @@ VERSION_PACKAGES = ("populace", "jax", "jaxlib", "numpyro", "blackjax", "numpy",
 # A section a script keeps in the page: <!-- NAME:start --> ... <!-- NAME:end -->.
 SECTION_PATTERN = re.compile(r"<!-- ([\w.-]+):start -->.*?<!-- \1:end -->\n?", re.DOTALL)
 OOM_SIGNS = ("RESOURCE_EXHAUSTED", "Out of memory", "MemoryError", "std::bad_alloc")
+
+
+@dataclasses.dataclass(frozen=True)
+class Outputs:
+    """Where a script writes: its results JSON, its figures folder and the page."""
+
+    results: pathlib.Path
+    figures: pathlib.Path
+    page: pathlib.Path
+
+    def link(self, figure: str) -> str:
+        """The path of ``figures/figure`` as the page links it."""
+        return os.path.relpath(self.figures / figure, self.page.parent)
+
+
+def outputs(quick: bool, results: str) -> Outputs:
+    """``results/NAME``, ``figures/`` and BENCHMARKS.md, or all three under ``output/quick/`` (--quick)."""
+    if quick:
+        return Outputs(QUICK_DIR / results, QUICK_DIR / "figures", QUICK_DIR / "BENCHMARKS.md")
+    return Outputs(RESULTS / results, FIGURES, PAGE)
+
+
+def new_results(**fields: Any) -> dict[str, Any]:
+    """A results dict: when it started, on which machine, at which load, and ``fields``."""
+    return {"started": now(), "machine": machine_info(), "load": {"start": load()}} | fields
 
 
 def say(text: str) -> None:

@@ -50,27 +50,21 @@ FULL_EXTRA_SCRIPTS = ("calibration.py", "scaling.py", "plausibility.py", "filter
 class Mode:
     """What a run covers: tasks (population, marginal set, fraction), populace fits (method, draws,
     chains), the fractions at which the fits other than NUTS run (``None``: all), whether to
-    run the 1,000-cell timing fit, and where the page, figures and results go."""
+    run the 1,000-cell timing fit, and where the results, figures and page go."""
 
     name: str
     tasks: tuple[tuple[str, str, float], ...]
     fits: tuple[tuple[str, int, int], ...]
     approximations_at: tuple[float, ...] | None
     speed_fit: bool
-    page: pathlib.Path
-    figures: pathlib.Path
-    results: pathlib.Path
+    out: harness.Outputs
 
 
-def _full_tasks() -> tuple[tuple[str, str, float], ...]:
-    cps = [("cps1988", m, f) for f in (0.01, 0.001, 0.05) for m in tasks.MARGINAL_SETS]
-    # fertility at 1% only: its 0.1% and 5% tasks would take the full run past 45 minutes
-    # on 2 cores.
-    fertility = [("fertility", m, 0.01) for m in tasks.MARGINAL_SETS]
-    return tuple(cps + fertility)
-
-
-QUICK_DIR = harness.QUICK_DIR
+# cps1988 at every fraction; fertility at 1% only (its 0.1% and 5% tasks would take the full run
+# past 45 minutes on 2 cores). ADVI and Pathfinder take longer than NUTS here (see BENCHMARKS.md),
+# so they run at the 1% fraction only.
+FULL_TASKS = [("cps1988", m, f) for f in (0.01, 0.001, 0.05) for m in tasks.MARGINAL_SETS]
+FULL_TASKS += [("fertility", m, 0.01) for m in tasks.MARGINAL_SETS]
 MODES = {
     "quick": Mode(
         name="quick",
@@ -78,21 +72,17 @@ MODES = {
         fits=(("nuts", 500, 2),),
         approximations_at=None,
         speed_fit=False,
-        page=QUICK_DIR / "BENCHMARKS.md",
-        figures=QUICK_DIR / "figures",
-        results=QUICK_DIR / "results.json",
+        out=harness.Outputs(
+            harness.QUICK_DIR / "results.json", harness.QUICK_DIR / "figures", harness.QUICK_DIR / "BENCHMARKS.md"
+        ),
     ),
     "full": Mode(
         name="full",
-        tasks=_full_tasks(),
+        tasks=tuple(FULL_TASKS),
         fits=(("nuts", 1000, 4), ("advi", 1000, 4), ("pathfinder", 1000, 4)),
-        # ADVI and Pathfinder take longer than NUTS here (see BENCHMARKS.md), so to keep the
-        # run near 40 minutes they run at the 1% fraction only, on every marginal set.
         approximations_at=(0.01,),
         speed_fit=True,
-        page=ROOT / "BENCHMARKS.md",
-        figures=HERE / "figures",
-        results=HERE / "results-full.json",
+        out=harness.Outputs(HERE / "results-full.json", harness.FIGURES, harness.PAGE),
     ),
 }
 
@@ -141,24 +131,14 @@ def task_summary(task: tasks.Task) -> dict[str, Any]:
 
 def run_task(spec: tuple[str, str, float], mode: Mode, save: pathlib.Path | None) -> dict[str, Any]:
     """Every populace fit of the mode and every baseline on one task; NUTS saves its posterior to ``save``."""
-    population, marginal_set, fraction = spec
-    task = tasks.build_task(population, marginal_set, fraction, seed=SAMPLE_SEED)
+    fraction = spec[2]
+    task = tasks.build_task(*spec, seed=SAMPLE_SEED)
     summary = task_summary(task)
     rows = []
     for method, draws, chains in mode.fits:
         if method != "nuts" and mode.approximations_at is not None and fraction not in mode.approximations_at:
             continue
-        request = methods.FitRequest(
-            population=population,
-            marginal_set=marginal_set,
-            fraction=fraction,
-            sample_seed=SAMPLE_SEED,
-            method=method,
-            draws=draws,
-            chains=chains,
-            seed=FIT_SEED,
-            save=str(save) if save is not None and method == "nuts" else None,
-        )
+        request = _request(spec, method, draws, chains, save if method == "nuts" else None)
         row = methods.run_populace(request)
         say(f"  {request.label}: {_brief(row)}")
         rows.append(row)
@@ -178,42 +158,37 @@ def _brief(row: dict[str, Any]) -> str:
     )
 
 
-def run_speed_fit() -> dict[str, Any]:
-    """The 1,000-cell timing fit (NUTS 4x1,000)."""
-    population, marginal_set, fraction = SPEED_TASK
-    request = methods.FitRequest(
+def _request(
+    spec: tuple[str, str, float], method: str, draws: int, chains: int, save: pathlib.Path | None = None
+) -> methods.FitRequest:
+    population, marginal_set, fraction = spec
+    return methods.FitRequest(
         population=population,
         marginal_set=marginal_set,
         fraction=fraction,
         sample_seed=SAMPLE_SEED,
-        method="nuts",
-        draws=1000,
-        chains=4,
+        method=method,
+        draws=draws,
+        chains=chains,
         seed=FIT_SEED,
+        save=None if save is None else str(save),
     )
-    return methods.run_populace(request)
+
+
+def run_speed_fit() -> dict[str, Any]:
+    """The 1,000-cell timing fit (NUTS 4x1,000)."""
+    return methods.run_populace(_request(SPEED_TASK, "nuts", 1000, 4))
 
 
 def run_mode(mode: Mode) -> dict[str, Any]:
     """Run every task and speed row of a mode; the results are saved after every task."""
     start = time.perf_counter()
-    results: dict[str, Any] = {
-        "mode": mode.name,
-        "started": harness.now(),
-        "started_epoch": time.time(),
+    config = {"sample_seed": SAMPLE_SEED, "fit_seed": FIT_SEED, "fits": [list(f) for f in mode.fits]}
+    config |= {"approximations_at": mode.approximations_at, "tasks": [list(t) for t in mode.tasks]}
+    results = harness.new_results(mode=mode.name, started_epoch=time.time(), config=config, tasks=[], speed={})
+    results |= {
         "populace_source": harness.populace_source_digest(),
-        "machine": harness.machine_info(),
-        "config": {
-            "sample_seed": SAMPLE_SEED,
-            "fit_seed": FIT_SEED,
-            "fits": [list(f) for f in mode.fits],
-            "approximations_at": mode.approximations_at,
-            "tasks": [list(t) for t in mode.tasks],
-        },
-        "load": {"start": harness.load()},
-        "json_path": os.path.relpath(mode.results, ROOT),
-        "tasks": [],
-        "speed": {},
+        "json_path": os.path.relpath(mode.out.results, ROOT),
     }
     names = sorted({t[0] for t in mode.tasks} | ({SPEED_TASK[0]} if mode.speed_fit else set()))
     results["populations"] = [population_summary(n) for n in names]
@@ -223,7 +198,7 @@ def run_mode(mode: Mode) -> dict[str, Any]:
             say(f"task {i}/{len(mode.tasks)}: {spec}")
             save = posterior if spec == PERSONAS_TASK else None
             results["tasks"].append(run_task(spec, mode, save))
-            harness.save_json(mode.results, results, start)
+            harness.save_json(mode.out.results, results, start)
         if mode.speed_fit:
             say("speed: 1,000-cell fit, NUTS 4x1000")
             results["speed"]["fit"] = run_speed_fit()
@@ -233,7 +208,7 @@ def run_mode(mode: Mode) -> dict[str, Any]:
     results["load"]["end"] = harness.load()
     # The package may be edited while a long run goes on (each fit imports it afresh).
     results["source_changes"] = harness.populace_source_changes(results["started_epoch"], time.time())
-    harness.save_json(mode.results, results, start)
+    harness.save_json(mode.out.results, results, start)
     return results
 
 
@@ -286,7 +261,7 @@ def run_extra_scripts(scripts: Sequence[str] = FULL_EXTRA_SCRIPTS) -> int:
 
 def rerun_speed(mode: Mode, out: pathlib.Path | None) -> int:
     """Re-measure the speed fit alone into the saved full results and page (its row says so)."""
-    results = harness.read_json(mode.results)
+    results = harness.read_json(mode.out.results)
     say("speed: 1,000-cell fit, NUTS 4x1000 (re-measured alone)")
     row = run_speed_fit()
     row["note"] = (
@@ -295,8 +270,8 @@ def rerun_speed(mode: Mode, out: pathlib.Path | None) -> int:
     )
     results["speed"]["fit"] = row
     results["speed"]["fit_title"] = _speed_title()
-    harness.save_json(mode.results, results)
-    write_report(results, out or mode.page, mode.figures)
+    harness.save_json(mode.out.results, results)
+    write_report(results, out or mode.out.page, mode.out.figures)
     say(f"  {_brief(row)}")
     return 0
 
@@ -335,14 +310,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.report:
         results = harness.read_json(args.report)
         mode = MODES[results["mode"]]
-        write_report(results, args.out or mode.page, mode.figures)
+        write_report(results, args.out or mode.out.page, mode.out.figures)
         return 0
     if args.speed:
         return rerun_speed(MODES["full"], args.out)
     mode = MODES["full" if args.full else "quick"]
     say(f"populace benchmarks, {mode.name}: {len(mode.tasks)} tasks x {len(mode.fits)} populace fits + baselines")
     results = run_mode(mode)
-    write_report(results, args.out or mode.page, mode.figures)
+    write_report(results, args.out or mode.out.page, mode.out.figures)
     say(f"done in {results['total_seconds'] / 60:.1f} min")
     return run_extra_scripts(args.extra) if mode.name == "full" else 0
 

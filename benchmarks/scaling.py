@@ -48,7 +48,7 @@ from typing import Any
 
 import harness
 import numpy as np
-from harness import FIGURES, HERE, PAGE, QUICK_DIR, ROOT, say
+from harness import HERE, QUICK_DIR, ROOT, say
 
 import populace as pp
 
@@ -100,9 +100,7 @@ class Mode:
     sizes: tuple[int, ...]
     fits: tuple[tuple[str, int, int], ...]
     budget_s: float
-    results: pathlib.Path
-    figures: pathlib.Path
-    page: pathlib.Path
+    out: harness.Outputs
 
 
 # ----------------------------------------------------------------------------- synthetic task
@@ -425,13 +423,14 @@ def run_mode(mode: Mode, command: str) -> dict[str, Any]:
     config = {"sizes": list(mode.sizes), "fits": [list(f) for f in mode.fits], "law": LAW, "population": POPULATION}
     config |= {"sample_fraction": SAMPLE_FRACTION, "seed": SEED, "budget_min": mode.budget_s / 60}
     config |= {"stop_after_s": STOP_AFTER_S, "memory_cap_gib": MEMORY_CAP_GIB}
-    results = {"mode": mode.name, "command": command, "json_path": os.path.relpath(mode.results, ROOT)}
-    results |= {"started": harness.now(), "machine": harness.machine_info(), "load": {"start": harness.load()}}
-    results |= {"config": config, "grids": {str(c): _grid_text(c) for c in mode.sizes}, "profiles": {}, "fits": []}
+    grids = {str(c): _grid_text(c) for c in mode.sizes}
+    json_path = os.path.relpath(mode.out.results, ROOT)
+    results = harness.new_results(mode=mode.name, command=command, json_path=json_path, config=config, grids=grids)
+    results |= {"profiles": {}, "fits": []}
     profiles: dict[int, dict[str, Any]] = {}
     for cells in mode.sizes:
         profiles[cells] = results["profiles"][str(cells)] = _profile(cells)
-        harness.save_json(mode.results, results, start)
+        harness.save_json(mode.out.results, results, start)
     rows: dict[str, list[dict[str, Any]]] = {method: [] for method, *_ in mode.fits}
     for cells in mode.sizes:
         for method, draws, chains, predicted in fit_plan(mode.fits, rows, cells, profiles):
@@ -442,9 +441,9 @@ def run_mode(mode: Mode, command: str) -> dict[str, Any]:
             say(f"  {method} {cells:,}: {_fit_brief(row)}")
             rows[method].append(row)
             results["fits"].append(row)
-            harness.save_json(mode.results, results, start)
+            harness.save_json(mode.out.results, results, start)
     results["load"]["end"] = harness.load()
-    harness.save_json(mode.results, results, start)
+    harness.save_json(mode.out.results, results, start)
     return results
 
 
@@ -452,7 +451,7 @@ def update_results(mode: Mode, command: str, profiles: bool, extra: str) -> dict
     """Rerun the profiles and/or single fits (``"advi:100000,nuts:10000"``) of a saved run and merge
     them in; such a fit has no budget (only FIT_TIMEOUT_S), and its row says so."""
     start = time.perf_counter()
-    results = harness.read_json(mode.results)
+    results = harness.read_json(mode.out.results)
     if profiles:
         for cells in results["config"]["sizes"]:
             results["profiles"][str(cells)] = _profile(cells)
@@ -468,7 +467,7 @@ def update_results(mode: Mode, command: str, profiles: bool, extra: str) -> dict
         results["fits"] = [r for r in results["fits"] if (r["method"], r["cells"]) != (method, cells)] + [row]
     update = {"command": command, "when": harness.now(), "seconds": time.perf_counter() - start}
     results.setdefault("updates", []).append(update)
-    harness.save_json(mode.results, results)
+    harness.save_json(mode.out.results, results)
     return results
 
 
@@ -968,31 +967,16 @@ def render(results: dict[str, Any], figure: str) -> str:
 
 def write_outputs(results: dict[str, Any], mode: Mode) -> None:
     """Draw the figure and write the page's scaling section."""
-    figure = mode.figures / "scaling.png"
-    plot_scaling(results, figure)
-    harness.write_section(mode.page, SECTION, render(results, os.path.relpath(figure, mode.page.parent)))
+    plot_scaling(results, mode.out.figures / "scaling.png")
+    harness.write_section(mode.out.page, SECTION, render(results, mode.out.link("scaling.png")))
 
 
 def make_mode(quick: bool, budget_min: float | None) -> Mode:
     """The full or quick mode, with an optional budget in minutes."""
-    if quick:
-        return Mode(
-            name="quick",
-            sizes=QUICK_SIZES,
-            fits=QUICK_FITS,
-            budget_s=(budget_min or QUICK_BUDGET_MIN) * 60,
-            results=QUICK_DIR / "scaling.json",
-            figures=QUICK_DIR / "figures",
-            page=QUICK_DIR / "BENCHMARKS.md",
-        )
+    sizes, fits, budget = (QUICK_SIZES, QUICK_FITS, QUICK_BUDGET_MIN) if quick else (tuple(SIZES), FITS, BUDGET_MIN)
+    out = harness.outputs(quick, "scaling.json")
     return Mode(
-        name="full",
-        sizes=tuple(SIZES),
-        fits=FITS,
-        budget_s=(budget_min or BUDGET_MIN) * 60,
-        results=HERE / "results" / "scaling.json",
-        figures=FIGURES,
-        page=PAGE,
+        name="quick" if quick else "full", sizes=sizes, fits=fits, budget_s=(budget_min or budget) * 60, out=out
     )
 
 
@@ -1009,7 +993,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     mode = make_mode(args.quick, args.budget_min)
     if args.report:
-        write_outputs(harness.read_json(mode.results), mode)
+        write_outputs(harness.read_json(mode.out.results), mode)
         return 0
     if args.profiles or args.extra:
         command = " ".join(["python benchmarks/scaling.py", *sys.argv[1:]]) if argv is None else "scaling.main"
@@ -1020,7 +1004,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     say(f"scaling ({mode.name}): sizes {', '.join(f'{c:,}' for c in mode.sizes)}; budget {mode.budget_s / 60:.0f} min")
     results = run_mode(mode, command)
     write_outputs(results, mode)
-    say(f"done in {results['total_seconds'] / 60:.1f} min; wrote {mode.results} and {mode.page}")
+    say(f"done in {results['total_seconds'] / 60:.1f} min; wrote {mode.out.results} and {mode.out.page}")
     return 0
 
 
