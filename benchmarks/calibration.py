@@ -454,15 +454,6 @@ def _pct(value: float | None, digits: int = 1) -> str:
     return harness.fmt(value, f".{digits}%")
 
 
-def _coverage_cell(c: dict[str, Any]) -> str:
-    return f"{_pct(c['pooled'])} ± {_pct(2 * c['se'])}"
-
-
-def _spread(c: dict[str, Any]) -> str:
-    q = c["per_dataset_quantiles"]
-    return " / ".join(_pct(q[k], 0) for k in ("min", "q10", "median", "q90", "max"))
-
-
 def rank_verdict(hist: dict[str, Any]) -> str:
     """Plain words on a rank histogram: uniform, U-shaped, humped or skewed."""
     if hist.get("datasets", 0) < MIN_VERDICT_DATASETS:
@@ -490,99 +481,111 @@ def rank_verdict(hist: dict[str, Any]) -> str:
 
 
 def _law_text(law: str) -> str:
+    n = f"{POPULATION:,}"
     if law == "prior":
         return (
-            "**Law `prior` (exact SBC).** For each data set: one-way tables of a 100,000-person population with "
-            f"Dirichlet({MARGIN_CONCENTRATION:g}) level shares; then one draw of the joint `p` from populace's own "
-            "prior *given those tables*: `build_loglinear(load_inputs(spec))` run forward under "
-            "`numpyro.handlers.seed`/`trace` (the same model, projection sweeps included, that the fit uses); "
-            f"then a sample of {SAMPLE_FRACTION:.0%} ({round(POPULATION * SAMPLE_FRACTION):,} persons, equal "
-            "weights) drawn i.i.d. from `p`. Exact tables are inputs populace conditions on rather than data "
-            "it models, so drawing them first and `p` from the prior given them *is* drawing from the model's "
-            "joint law, and equal weights make the microdata term exactly the multinomial likelihood (Kish's "
-            "effective size = the sample size). Ranks must then be uniform and central intervals cover at "
-            "their nominal rate, whatever the tables: a departure would point at the inference (sampler, "
-            "projection, likelihood code), not at the model."
+            f"**Law `prior` (exact SBC).** Per data set: one-way tables of a {n}-person population with "
+            f"Dirichlet({MARGIN_CONCENTRATION:g}) level shares; one draw of `p` from populace's own prior *given those "
+            "tables* (`build_loglinear(load_inputs(spec))` run forward under `numpyro.handlers.seed`/`trace`, "
+            f"projection included); a {SAMPLE_FRACTION:.0%} sample ({round(POPULATION * SAMPLE_FRACTION):,} "
+            "persons, equal weights) drawn i.i.d. from `p`. Exact tables are inputs populace conditions on, so this "
+            "draws from the model's joint law, and equal weights make the microdata term exactly its likelihood: "
+            "ranks must be uniform and intervals cover at their nominal rate; a departure points at the inference "
+            "(sampler, projection, likelihood code), not at the model."
         )
     return (
         "**Law `loglinear` (calibration under a realistic law, not exact SBC).** A random log-linear joint with "
-        "main effects and pairwise interactions drawn on the prior's scales (half-normal scales, random walks "
-        "on ordered attributes, no three-way terms), a finite 100,000-person population drawn from it, its exact "
-        f"one-way tables and a {SAMPLE_FRACTION:.0%} sample without replacement; the truth is the finite "
-        "population's shares. Nominal coverage is expected only approximately here."
+        "main effects and pairwise interactions on the prior's scales (`harness.loglinear_joint`), a finite "
+        f"{n}-person population drawn from it, its exact one-way tables and a {SAMPLE_FRACTION:.0%} sample without "
+        "replacement; the truth is the population's shares. Nominal coverage is expected only approximately."
     )
 
 
 def _hyper_lines(summary: dict[str, Any]) -> list[str]:
     lines = []
     for name, label in (("tau_2", "`tau_2`, one rank per data set (independent)"), ("lam", "`lam`, every term")):
-        h = summary.get("hyper", {}).get(name)
-        if h:
+        if h := summary.get("hyper", {}).get(name):
             lines.append(
                 f"- {label}: {h['n']} ranks in {h['bins']} bins, chi-square p = {h['chi2_p']:.2f}"
                 + (" (terms of one data set are not independent)" if name == "lam" else "")
                 + f"; lowest bin {h['counts'][0]:.0f} against {h['expected']:.0f} expected (binomial tail p = "
                 f"{h['lowest_bin_p']:.3f}, one bin of {h['bins']} picked after the fact); {rank_verdict(h)}."
             )
-    tau = summary.get("hyper", {}).get("tau_2", {})
-    if "divergence_spearman" in tau:
-        rho, p = tau["divergence_spearman"]
+    if "divergence_spearman" in summary.get("hyper", {}).get("tau_2", {}):
+        rho, p = summary["hyper"]["tau_2"]["divergence_spearman"]
         lines.append(
-            f"- Divergences against the rank of the true `tau_2`: Spearman {rho:.2f} (p = {p:.2f}); a negative "
-            "value means the divergent fits are those whose true `tau_2` lies low in its posterior, the "
-            "signature of a funnel at small global scales that NUTS does not enter."
+            f"- Divergences against the rank of the true `tau_2`: Spearman {rho:.2f} (p = {p:.2f}); negative would "
+            "mean the divergent fits are those whose true `tau_2` lies low in its posterior (a funnel at small scales)."
         )
     return lines
 
 
 def law_section(result: dict[str, Any], figure: str) -> str:
     """Markdown for one law's run."""
-    s, cfg = result["summary"], result["config"]
+    s, cfg, load = result["summary"], result["config"], result["load"]
     if not s.get("scored"):
         return f"### Law `{cfg['law']}`\n\nNo data set could be scored: {s}"
-    c50, c90 = s["coverage"]["covered_50"], s["coverage"]["covered_90"]
-    header = "| interval | nominal | pooled over cells (± 2 SE, data sets as clusters) | per data set: "
-    table = [header + "min / 10% / median / 90% / max |", "|---|---|---|---|"]
-    for c in (c50, c90):
-        table.append(f"| {c['nominal']:.0%} central | {c['nominal']:.0%} | {_coverage_cell(c)} | {_spread(c)} |")
-    sizes = ["| true cell size (persons of 100,000) | cells | cov 50 | cov 90 |", "|---|---|---|---|"]
-    for b in s["coverage_by_size"]:
-        label = f"{b['low']:,.0f}+" if b["high"] is None else f"{b['low']:,.0f}-{b['high']:,.0f}"
-        sizes.append(f"| {label} | {b['cells']:,} | {_pct(b['covered_50'])} | {_pct(b['covered_90'])} |")
-    r = s["ranks"]
-    div = s["divergences"]
-    failed = f" {len(s['failed'])} data sets failed: {'; '.join(s['failed'])}." if s["failed"] else ""
-    empty = sum(r.get("empty_cells", 0) for r in result["rows"] if "ranks" in r)
-    if empty:
-        failed += (
-            f" {empty} cells are empty in their finite population (true share 0): no posterior draw lies below "
-            "0, so they all have rank 0 and lie outside every central interval; they account for much of the "
-            "lowest rank bin and of the low coverage of the smallest cells."
+    coverage = harness.table(
+        [
+            "interval",
+            "nominal",
+            "pooled over cells (± 2 SE, data sets as clusters)",
+            "per data set: min / 10% / median / 90% / max",
+        ],
+        [
+            [
+                f"{c['nominal']:.0%} central",
+                f"{c['nominal']:.0%}",
+                f"{_pct(c['pooled'])} ± {_pct(2 * c['se'])}",
+                " / ".join(_pct(c["per_dataset_quantiles"][k], 0) for k in ("min", "q10", "median", "q90", "max")),
+            ]
+            for c in (s["coverage"]["covered_50"], s["coverage"]["covered_90"])
+        ],
+    )
+    sizes = harness.table(
+        [f"true cell size (persons of {POPULATION:,})", "cells", "cov 50", "cov 90"],
+        [
+            [
+                f"{b['low']:,.0f}+" if b["high"] is None else f"{b['low']:,.0f}-{b['high']:,.0f}",
+                f"{b['cells']:,}",
+                _pct(b["covered_50"]),
+                _pct(b["covered_90"]),
+            ]
+            for b in s["coverage_by_size"]
+        ],
+    )
+    r, div = s["ranks"], s["divergences"]
+    notes = f" {len(s['failed'])} data sets failed: {'; '.join(s['failed'])}." if s["failed"] else ""
+    if empty := sum(row.get("empty_cells", 0) for row in result["rows"] if "ranks" in row):
+        notes += (
+            f" {empty} cells are empty in their finite population (true share 0): they all have rank 0 and lie "
+            "outside every central interval, which accounts for much of the lowest rank bin and of the low coverage "
+            "of the smallest cells."
         )
-    if "margin_gap" in s:
-        g = s["margin_gap"]
-        failed += (
+    if g := s.get("margin_gap"):
+        notes += (
             f" Exact tables in the posterior draws: the largest gap of any draw to an exact one-way table was "
             f"{g['max']:.1e} (share; median over data sets of their largest gap {g['median_of_max']:.1e}); "
             f"{g['over_1e-5']} of {g['recorded']} data sets had a draw off by more than {MARGIN_GAP_NOTE:g}."
         )
+    hyper = _hyper_lines(s)
     return "\n\n".join(
         [
             f"### Law `{cfg['law']}`: {s['scored']} data sets, {s['cells']:,} cells",
             f"`{cfg['command']}` on {result['finished']}: {result['total_seconds'] / 60:.1f} min "
-            f"(load average {result['load']['start']:.1f} at the start, {result['load']['end']:.1f} at the end). "
+            f"(load average {load['start']:.1f} at the start, {load['end']:.1f} at the end). "
             f"NUTS {CHAINS}x{DRAWS} per data set: median fit {s['fit_seconds_median']:.0f} s, "
             f"{s['steps_per_draw_median']:.0f} steps per draw; largest R-hat {s['r_hat_max']:.3f}, smallest bulk "
             f"ESS {s['ess_bulk_min']:.0f}; {div['total']} divergent transitions in {div['datasets_with']} of "
-            f"{s['scored']} fits. Median TVD of the posterior mean {s['tvd_median']:.3f}.{failed}",
-            "\n".join(table),
+            f"{s['scored']} fits. Median TVD of the posterior mean {s['tvd_median']:.3f}.{notes}",
+            coverage,
             f"Rank histogram of every cell share ({RANK_BINS} bins of {(RANK_DRAWS + 1) // RANK_BINS} ranks, "
             f"expected {r['expected']:.0f} per bin): {r['outside_band']} of {RANK_BINS} bins outside the 99% "
             f"binomial band, {r['outside_band_clustered']} outside the band widened by the design effect "
             f"{r['design_effect']:.1f} (cells of one data set share one posterior); {rank_verdict(r)}.",
-            *(["Hyperparameters:\n" + "\n".join(_hyper_lines(s))] if _hyper_lines(s) else []),
-            "Coverage by the true size of the cell (descriptive: Bayesian calibration holds on average over the "
-            "truth, not for cells picked by their true size):\n\n" + "\n".join(sizes),
+            *(["Hyperparameters:\n" + "\n".join(hyper)] if hyper else []),
+            "Coverage by the true size of the cell (descriptive: calibration holds on average over the truth, not "
+            "for cells picked by their true size):\n\n" + sizes,
             f"![SBC rank histograms, law {cfg['law']}]({figure})",
         ]
     )
@@ -590,29 +593,25 @@ def law_section(result: dict[str, Any], figure: str) -> str:
 
 def render(results: dict[str, Any], paths: harness.Outputs) -> str:
     """The calibration section of BENCHMARKS.md (without markers), for every law run."""
+    grids = " and ".join(
+        f"{int(np.prod([len(a.levels) for a in g]))} cells ({' x '.join(a.name for a in g)})" for g in GRIDS
+    )
     parts = [
         "## Calibration: simulation-based, synthetic truth",
-        "Written by `benchmarks/calibration.py`; raw results in "
-        f"`{os.path.relpath(paths.results, ROOT)}`. **The truth here is synthetic**: every data set is drawn "
-        "by the script from a known law, so the rank of each true cell share among the posterior draws and "
-        "the coverage of central 50% and 90% intervals can be scored on every cell (Talts et al. 2018). "
-        f"Each data set is a synthetic grid of 24 cells (sex x age x region) or 48 cells (sex x age x "
-        f"education x urban; age and education ordered), alternately, with exact one-way tables and a "
-        f"{SAMPLE_FRACTION:.0%} sample, fitted by `populace.fit` with NUTS {CHAINS}x{DRAWS}; ranks use "
-        f"{RANK_DRAWS} draws evenly spaced over the {CHAINS * DRAWS}, intervals all {CHAINS * DRAWS}. All "
-        "cells are scored (no minimum size, unlike the real-data tasks).",
+        f"Written by `benchmarks/calibration.py`; raw results in `{os.path.relpath(paths.results, ROOT)}`. **The "
+        "truth here is synthetic**, drawn from a known law, so the rank of each true cell share among the posterior "
+        "draws and the coverage of central 50% and 90% intervals are scored on every cell (Talts et al. 2018; no "
+        f"minimum cell size). Data sets alternate between {grids}, with exact one-way tables and a "
+        f"{SAMPLE_FRACTION:.0%} sample, fitted with NUTS {CHAINS}x{DRAWS}; ranks use {RANK_DRAWS} draws evenly "
+        f"spaced over the {CHAINS * DRAWS}, intervals all {CHAINS * DRAWS}.",
     ]
-    for law in LAWS:
-        if law in results["laws"]:
-            result = results["laws"][law]
-            figure = paths.link(_figure_name(law))
-            parts += [_law_text(law), law_section(result, figure)]
+    for law in (law for law in LAWS if law in results["laws"]):
+        parts += [_law_text(law), law_section(results["laws"][law], paths.link(_figure_name(law)))]
     parts.append(
-        "Reading the numbers: pooled coverage is over all cells of all data sets; its SE treats each data set, "
-        "not each cell, as independent (cells of one posterior are correlated and sum to 1). The binomial band "
-        "of the rank histogram assumes independent ranks and is therefore too narrow for the pooled cells; the "
-        "wider band uses the observed between-data-set variance of the bin counts. Seeds: data set d of law l "
-        f"uses `numpy.random.default_rng([{SEED}, l, d])`, prior draws `jax.random.PRNGKey(d)`, fit seed d."
+        "Reading the numbers: the SE of pooled coverage treats data sets, not cells, as independent (cells of one "
+        "posterior are correlated); the binomial band of the rank histogram assumes independent ranks, the wider "
+        "band uses the between-data-set variance of the bin counts. Seeds: data set d of law l uses "
+        f"`numpy.random.default_rng([{SEED}, l, d])`, prior draws `jax.random.PRNGKey(d)`, fit seed d."
     )
     return "\n\n".join(parts)
 
