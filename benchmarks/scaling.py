@@ -1,38 +1,21 @@
 """How fit time and peak memory grow with the cell grid, on SYNTHETIC attributes; and where the time goes.
 
-The attributes and the population are synthetic: a random log-linear joint (main effects
-and pairwise interactions) over grids of about 100, 1,000, 10,000 and 100,000 cells, a
-population of 200,000 persons drawn from it, its exact one-way tables and a 1% sample
-(2,000 persons) without replacement. Every populace method is fitted with modest draws
-(NUTS 2x300, ADVI and Pathfinder 1,000 draws), each fit in its own child process so that
-its peak memory (``ru_maxrss``) is its own, one at a time, sizes in increasing order.
-
-A (size, method) fit is skipped, with the reason, when the method's previous size took
-more than 4 minutes, when the measured trend (the previous fit's time scaled by the ratio
-of the log density's gradient cost at the two sizes) says it would not fit in what is left
-of the time budget, or when the previous size failed. Children run under an address-space
-cap so that a fit that would exhaust the shared machine's memory fails on its own.
-
-Before the fits, the log density is profiled at every size: ``jax.jit`` of
-``value_and_grad`` of NumPyro's potential function (``numpyro.infer.util.initialize_model``),
-timed per evaluation at its initial point, for the full model and for variants built with
-``dataclasses.replace`` (no projection, projection capped at one sweep, priors only),
-which split the time between the priors, the linear predictor and softmax, the projection
-and the microdata likelihood. The projection (:func:`populace.models.projection.project`)
-runs IPF sweeps until no margin moves by ``PROJECTION_TOL``, so the sweeps it runs at the
-profiled point are counted, and it is timed alone against back-propagating through as many
-unrolled sweeps (:func:`populace.models.projection.ipf_jax`, the projection populace used
-before).
-
-Writes ``benchmarks/results/scaling.json``, ``benchmarks/figures/scaling.png`` and the
-``<!-- scaling:start/end -->`` section of BENCHMARKS.md (``--quick``: two small sizes,
-fewer draws, under ``benchmarks/output/quick/``).
+Grids of about 100, 1,000, 10,000 and 100,000 cells, a 200,000-person population drawn from the
+synthetic log-linear law (``harness.loglinear_joint``), its exact one-way tables and a 1% sample.
+Every method is fitted with modest draws, each fit in its own child process (``harness.run_child``,
+under an address-space cap), sizes in increasing order; a fit is skipped, with the reason, when the
+method's previous size took over 4 minutes, failed, or the measured trend says it would not fit in
+what is left of the time budget. Before the fits, the log density of every size is profiled
+(``jax.jit`` of ``value_and_grad`` of NumPyro's potential, for the model and cut-down variants) to
+split its time between priors, linear predictor, projection and microdata, and the projection alone
+is timed against back-propagating through its unrolled sweeps (``ipf_jax``).
 
 Usage::
 
     python benchmarks/scaling.py                    # ~20 min on 2 cores (the budget)
-    python benchmarks/scaling.py --quick            # ~3 min
+    python benchmarks/scaling.py --quick            # ~3 min, under benchmarks/output/quick/
     python benchmarks/scaling.py --budget-min 60    # let the slow fits run too
+    python benchmarks/scaling.py --report           # rewrite the figure and section from saved results
 """
 
 from __future__ import annotations
@@ -508,16 +491,12 @@ def plot_scaling(results: dict[str, Any], path: pathlib.Path) -> None:
     fig, (ax_time, ax_mem, ax_grad) = plt.subplots(1, 3, figsize=(16, 4.8))
     for method, *_ in results["config"]["fits"]:
         _plot_method(ax_time, ax_mem, [r for r in results["fits"] if r["method"] == method], method)
-    ax_time.axhline(FAST_TARGET_S, color="gray", ls=":", lw=1)
-    ax_time.text(
-        1.0,
-        FAST_TARGET_S,
-        " 10 min (fast-fit target)",
-        fontsize=7,
-        va="bottom",
-        transform=ax_time.get_yaxis_transform(),
-        ha="right",
-    )
+    for ax, y, text in (
+        (ax_time, FAST_TARGET_S, " 10 min (fast-fit target)"),
+        (ax_mem, MEMORY_CAP_GIB * 1024, "address-space cap "),
+    ):
+        ax.axhline(y, color="gray", ls=":", lw=1)
+        ax.text(1.0, y, text, fontsize=7, va="bottom", ha="right", transform=ax.get_yaxis_transform())
     _plot_profile(ax_grad, results["profiles"])
     for ax, label in (
         (ax_time, "fit seconds (compile + fit; x and ^: whole process)"),
@@ -529,16 +508,6 @@ def plot_scaling(results: dict[str, Any], path: pathlib.Path) -> None:
         ax.set_ylabel(label)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
-    ax_mem.axhline(MEMORY_CAP_GIB * 1024, color="gray", ls=":", lw=1)
-    ax_mem.text(
-        1.0,
-        MEMORY_CAP_GIB * 1024,
-        "address-space cap ",
-        fontsize=7,
-        va="bottom",
-        ha="right",
-        transform=ax_mem.get_yaxis_transform(),
-    )
     fig.suptitle(
         f"populace scaling on synthetic grids (one-way exact tables, {SAMPLE_FRACTION:.0%} sample of "
         f"{POPULATION:,}); x: out of memory, ^: stopped at the time limit, hollow: predicted, not run"
