@@ -43,10 +43,9 @@ def cells(fake_posterior) -> pd.DataFrame:
 
 def test_ppc_plot_has_one_panel_per_table(cells, tmp_path) -> None:
     one = _image(plots.ppc_plot(cells[cells["table"] == "wage.csv"], _folder(tmp_path, "one") / "ppc.png"))
-    tables = cells["table"].nunique()
-    assert tables >= 5
-    every = _image(plots.ppc_plot(cells, _folder(tmp_path, "all") / "ppc.png"))
-    assert every.shape[0] > 0.7 * tables * one.shape[0]  # 2.2 inches of height per table
+    tables = ["region_ethnicity.csv", "region_smsa.csv", "wage.csv"]
+    three = _image(plots.ppc_plot(cells[cells["table"].isin(tables)], _folder(tmp_path, "three") / "ppc.png"))
+    assert three.shape[0] > 2.1 * one.shape[0]  # 2.2 inches of height per table
 
 
 def test_heatmap_plot_with_and_without_truth(fake_posterior, tmp_path) -> None:
