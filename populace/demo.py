@@ -12,11 +12,12 @@ import pathlib
 import sys
 
 import numpy as np
+import xarray as xr
 
 from populace import baselines
 from populace.data.examples import example_spec_path, example_truth
 from populace.metrics import MIN_CELL_PERSONS, recovery_metrics, tvd
-from populace.summaries import DEFAULT_CREDIBLE_MASS, interval_quantiles
+from populace.summaries import DEFAULT_CREDIBLE_MASS, interval_quantiles, margin
 
 
 def run_demo(out: pathlib.Path, *, draws: int = 1000, chains: int = 4, seed: int = 0, progress: bool = True) -> int:
@@ -64,13 +65,8 @@ def run_demo(out: pathlib.Path, *, draws: int = 1000, chains: int = 4, seed: int
     print(report.text())
     report.write(out / "report")
     summary = post.summary(["education", "wage"])
-    true_ew = truth.sum(axis=(0, 1, 2, 3))
-    import pandas as pd
-
-    truth_series = pd.Series(
-        true_ew.ravel(),
-        index=pd.MultiIndex.from_product([spec.attribute("education").levels, spec.attribute("wage").levels]),
-    )
+    true_joint = xr.DataArray(truth, dims=spec.names, coords={a.name: list(a.levels) for a in spec.attributes})
+    truth_series = margin(true_joint, ["education", "wage"]).to_series()
     heatmap_plot(summary, "education", "wage", out / "joint_education_wage.png", truth=truth_series)
     draws_flat = post.posterior["p"].values.reshape(post.n_samples, -1)
     lower, upper = np.quantile(draws_flat, interval_quantiles(DEFAULT_CREDIBLE_MASS), axis=0)

@@ -284,5 +284,10 @@ def load(path: str | os.PathLike[str]) -> Posterior:
         raise DataError(f"not a readable populace posterior ({type(exc).__name__})", file=str(path)) from None
     if "spec_yaml" not in attrs:
         raise DataError("not a populace posterior (no embedded spec)", file=str(path))
-    spec = Spec.from_text(attrs["spec_yaml"], base_dir=attrs.get("input_dir", "."), name=attrs.get("spec_name", "spec"))
+    spec = Spec.from_text(
+        attrs["spec_yaml"],
+        base_dir=attrs.get("input_dir", "."),
+        name=attrs.get("spec_name", "spec"),
+        known_kind=False,
+    )
     return Posterior(spec=spec, posterior=posterior, sample_stats=sample_stats, attrs=attrs)

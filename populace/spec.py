@@ -205,10 +205,6 @@ class Spec:
                 raise SpecError(f"{self.name}: '{reserved}' is reserved and cannot name an attribute")
         if not self.marginals and self.microdata is None:
             raise SpecError(f"{self.name}: give at least one of 'marginals' or 'microdata'")
-        if self.model.kind not in model_kinds():
-            raise SpecError(
-                f"{self.name}: model.kind '{self.model.kind}' is unknown (use one of {', '.join(model_kinds())})"
-            )
         if self.model.interactions < 1:
             raise SpecError(f"{self.name}: model.interactions must be at least 1, got {self.model.interactions}")
         _check_inference(self.inference, self.name)
@@ -269,8 +265,14 @@ class Spec:
         return cls.from_text(text, base_dir=path.resolve().parent, name=path.name)
 
     @classmethod
-    def from_text(cls, text: str, *, base_dir: str | pathlib.Path = ".", name: str = "spec") -> Spec:
-        """Parse spec YAML from a string (used for the copy embedded in a posterior)."""
+    def from_text(
+        cls, text: str, *, base_dir: str | pathlib.Path = ".", name: str = "spec", known_kind: bool = True
+    ) -> Spec:
+        """Parse spec YAML from a string (used for the copy embedded in a posterior).
+
+        ``known_kind=False`` accepts a ``model.kind`` that is not registered in this
+        process: a saved posterior is read without its model.
+        """
         try:
             # BaseLoader keeps every scalar as the text that was written, so levels such as
             # `no` or `12` stay strings (YAML 1.1 would turn them into False and 12).
@@ -281,7 +283,7 @@ class Spec:
             raise SpecError(f"{name}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
         if not isinstance(raw, dict):
             raise SpecError(f"{name}: the spec must be a mapping with an 'attributes' key")
-        return _from_mapping(raw, base_dir=pathlib.Path(base_dir), name=name, text=text)
+        return _from_mapping(raw, base_dir=pathlib.Path(base_dir), name=name, text=text, known_kind=known_kind)
 
 
 def _freeze_rule(rule: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -347,7 +349,7 @@ def _boolean(value: Any, where: str, name: str) -> bool:
     raise SpecError(f"{name}: {where} must be true or false, got '{text}'")
 
 
-def _from_mapping(raw: dict[str, Any], *, base_dir: pathlib.Path, name: str, text: str) -> Spec:
+def _from_mapping(raw: dict[str, Any], *, base_dir: pathlib.Path, name: str, text: str, known_kind: bool) -> Spec:
     _check_keys(raw, TOP_KEYS, "the spec", name)
     if "attributes" not in raw:
         raise SpecError(f"{name}: missing key 'attributes'")
@@ -420,6 +422,8 @@ def _from_mapping(raw: dict[str, Any], *, base_dir: pathlib.Path, name: str, tex
             kind=_scalar(block.get("kind", "loglinear"), "model.kind", name),
             interactions=_integer(block.get("interactions", str(DEFAULT_INTERACTIONS)), "model.interactions", name),
         )
+        if known_kind and model.kind not in model_kinds():
+            raise SpecError(f"{name}: model.kind '{model.kind}' is unknown (use one of {', '.join(model_kinds())})")
 
     inference = InferenceOptions()
     if not _absent(raw.get("inference")):

@@ -112,20 +112,27 @@ def interval_table(values: xr.DataArray, prob: float = DEFAULT_CREDIBLE_MASS) ->
     flat = stacked(values)
     names = [d for d in flat.dims if d != "sample"]
     data = flat.values.reshape(flat.sizes["sample"], -1)
-    mean = data.mean(axis=0)
-    lower, upper = np.quantile(data, [lo_q, hi_q], axis=0)
     sizes = [flat.sizes[n] for n in names]
     grid = np.meshgrid(*[np.arange(s) for s in sizes], indexing="ij")
-    frame = pd.DataFrame(
-        {
-            n: np.asarray(_labels(flat, n), dtype=object)[g.ravel()] if sizes else np.empty(1, dtype=object)
-            for n, g in zip(names, grid)
-        }
-    )
-    if not names:
-        frame = pd.DataFrame(index=[0])
+    columns = {n: np.asarray(_labels(flat, n), dtype=object)[g.ravel()] for n, g in zip(names, grid)}
+    frame = pd.DataFrame(columns) if names else pd.DataFrame(index=[0])
+    missing = np.isnan(data)
+    if missing.any():
+        # Cells absent from some draws (a group no simulated persona fell in): scored on
+        # the draws that have them; cells absent from every draw are left out.
+        keep = ~missing.all(axis=0)
+        data, frame = data[:, keep], frame[keep].reset_index(drop=True)
+        count = (~np.isnan(data)).sum(axis=0)
+        mean = np.nanmean(data, axis=0)
+        lower, upper = np.nanquantile(data, [lo_q, hi_q], axis=0)
+        spread = np.sqrt(np.nansum((data - mean) ** 2, axis=0) / np.maximum(count - 1, 1))
+        sd = np.where(count > 1, spread, 0.0)
+    else:
+        mean = data.mean(axis=0)
+        lower, upper = np.quantile(data, [lo_q, hi_q], axis=0)
+        sd = data.std(axis=0, ddof=1) if data.shape[0] > 1 else np.zeros(data.shape[1])
     frame["mean"] = mean
-    frame["sd"] = data.std(axis=0, ddof=1) if data.shape[0] > 1 else 0.0
+    frame["sd"] = sd
     frame["lower"] = np.minimum(lower, mean)
     frame["upper"] = np.maximum(upper, mean)
     return frame

@@ -217,13 +217,13 @@ def _plausibility_weights(post: Posterior, inputs: Any) -> list[dict[str, Any]]:
     rows = []
     for name in values["plausibility_term"].values:
         draws = values.sel(plausibility_term=name).values.ravel()
-        lo, hi = np.quantile(draws, [0.05, 0.95])
+        lo, hi = np.quantile(draws, interval_quantiles(DEFAULT_CREDIBLE_MASS))
         rows.append(
             {
                 "check": f"plausibility weight [{name}]",
                 "value": float(draws.mean()),
                 "ok": True,
-                "message": f"posterior mean {draws.mean():.2f}, 90% interval {lo:.2f}-{hi:.2f}"
+                "message": f"posterior mean {draws.mean():.2f}, {DEFAULT_CREDIBLE_MASS:.0%} interval {lo:.2f}-{hi:.2f}"
                 + (" (the data overrule the scorer)" if hi < 0.1 else "")
                 + (" (no microdata: this is the prior, the scorer is taken on trust)" if no_data else ""),
             }

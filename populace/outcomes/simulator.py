@@ -17,7 +17,8 @@ import pandas as pd
 
 from populace.errors import DataError
 from populace.personas import personas as draw_personas
-from populace.posterior import DEFAULT_CREDIBLE_MASS, Posterior
+from populace.posterior import Posterior
+from populace.summaries import DEFAULT_CREDIBLE_MASS, interval_table
 
 BATCH = 256
 
@@ -101,7 +102,7 @@ def simulate_forecast(
     """
     for b in by:
         if b not in post.spec.names:
-            raise DataError(f"--by names unknown attribute '{b}'", value=b)
+            raise DataError(f"by names unknown attribute '{b}' (attributes: {', '.join(post.spec.names)})", value=b)
     used = min(draws or post.n_samples, post.n_samples)
     people = draw_personas(post, used * per_draw, seed=seed)
     people = people[people["draw"] < used] if used < post.n_samples else people
@@ -125,23 +126,5 @@ def simulate_forecast(
     for j, level in enumerate(simulator.levels):
         frame[level] = probs[:, j]
     shares = frame.groupby(["draw", *by], observed=False)[list(simulator.levels)].mean()
-    rows = []
-    groups = shares.groupby(level=list(range(1, len(by) + 1)), observed=False) if by else [((), shares)]
-    for group, part in groups:
-        group = group if isinstance(group, tuple) else (group,)
-        for level in simulator.levels:
-            values = part[level].dropna().to_numpy()
-            if values.size == 0:
-                continue
-            lo, hi = np.quantile(values, [(1 - prob) / 2, (1 + prob) / 2])
-            rows.append(
-                {
-                    **dict(zip(by, group)),
-                    "level": level,
-                    "mean": values.mean(),
-                    "sd": values.std(ddof=1) if values.size > 1 else 0.0,
-                    "lower": lo,
-                    "upper": hi,
-                }
-            )
-    return pd.DataFrame(rows)
+    values = shares.to_xarray().to_dataarray("level").rename(draw="sample").transpose("sample", *by, "level")
+    return interval_table(values, prob)
