@@ -39,6 +39,7 @@ __all__ = [
     "fit",
     "forecast",
     "load",
+    "outcome_model",
     "personas",
     "register_method",
     "register_model",
@@ -51,6 +52,7 @@ _LAZY = {
     "personas": ("populace", "personas"),
     "check": ("populace.inference.checks", "check"),
     "forecast": ("populace.outcomes.forecast", "forecast"),
+    "outcome_model": ("populace.outcomes.forecast", "outcome_model"),
     "register_model": ("populace.models.base", "register_model"),
     "register_method": ("populace.inference.methods", "register_method"),
 }

@@ -104,9 +104,9 @@ def interval_table(values: xr.DataArray, prob: float = DEFAULT_CREDIBLE_MASS) ->
 
     Examples
     --------
-    >>> draws = xr.DataArray([[0.2, 0.8], [0.4, 0.6]], dims=("sample", "sex"), coords={"sex": ["f", "m"]})
-    >>> interval_table(draws, prob=0.5)[["sex", "mean"]].to_dict("list")
-    {'sex': ['f', 'm'], 'mean': [0.3, 0.7]}
+    >>> draws = xr.DataArray([[0.25, 0.75], [0.5, 0.5]], dims=("sample", "sex"), coords={"sex": ["f", "m"]})
+    >>> interval_table(draws, prob=0.5)[["sex", "mean", "lower"]].to_dict("list")
+    {'sex': ['f', 'm'], 'mean': [0.375, 0.625], 'lower': [0.3125, 0.5625]}
     """
     lo_q, hi_q = interval_quantiles(prob)
     flat = stacked(values)

@@ -34,9 +34,7 @@ PACKAGE = pathlib.Path(pp.__file__).resolve().parent
 PIPELINE = {"populace.inference.fit", "populace.inference.pathfinder", "populace.outcomes.forecast"}
 # Examples known to be wrong, in modules this test's author may not edit: each fails
 # strictly, so the mark has to go when the example is fixed.
-KNOWN_WRONG = {
-    "populace.summaries": "interval_table's example prints 0.3 where float mean gives 0.30000000000000004",
-}
+KNOWN_WRONG: dict[str, str] = {}
 OPTIONS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 

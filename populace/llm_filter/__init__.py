@@ -14,6 +14,8 @@ from typing import Protocol
 
 import numpy as np
 
+from populace.llm_filter.assemble import least_plausible
+from populace.llm_filter.build import build_scorer, spec_terms
 from populace.llm_filter.scorers import CallableScorer, FilterOptions, RulesOnlyScorer, register_scorer
 
 
@@ -31,4 +33,13 @@ class PlausibilityScorer(Protocol):
         ...
 
 
-__all__ = ["CallableScorer", "FilterOptions", "PlausibilityScorer", "RulesOnlyScorer", "register_scorer"]
+__all__ = [
+    "CallableScorer",
+    "FilterOptions",
+    "PlausibilityScorer",
+    "RulesOnlyScorer",
+    "build_scorer",
+    "least_plausible",
+    "register_scorer",
+    "spec_terms",
+]

@@ -44,6 +44,7 @@ def forecast(
     chains: int = OUTCOME_CHAINS,
     seed: int = 0,
     fix: str | None = None,
+    model: OutcomeDraws | None = None,
     progress: bool = False,
 ) -> pd.DataFrame:
     """Forecast an outcome over the population: shares by group with credible intervals.
@@ -67,6 +68,9 @@ def forecast(
     fix
         ``None``, ``"joint"`` or ``"outcome"``: hold one source of uncertainty at its
         mean (:func:`forecast_draws`); not available with a simulator.
+    model
+        An outcome model already fitted by :func:`outcome_model` (then ``draws``,
+        ``chains`` and ``seed`` are not used).
     progress
         Show progress on stderr.
 
@@ -94,9 +98,52 @@ def forecast(
     if fix not in FIXES:
         raise DataError(f"fix must be one of {', '.join(str(f) for f in FIXES)}, got {fix!r}", value=fix)
     if outcome.simulator is not None:
-        if fix is not None:
-            raise DataError("fix is not available with a simulator", value=fix)
+        if fix is not None or model is not None:
+            raise DataError("fix and model are not available with a simulator", value=fix)
         return _simulated(post, outcome, by, draws=draws, seed=seed, prob=prob, progress=progress)
+    if model is None:
+        model = outcome_model(post, outcome, draws=draws, chains=chains, seed=seed, progress=progress)
+    return forecast_table(post, model, by, outcome.levels, prob=prob, fix=fix)
+
+
+def outcome_model(
+    post: Posterior,
+    outcome: OutcomeSpec | str | os.PathLike[str],
+    *,
+    draws: int = OUTCOME_DRAWS,
+    chains: int = OUTCOME_CHAINS,
+    seed: int = 0,
+    progress: bool = False,
+) -> OutcomeDraws:
+    """Fit the outcome spec's model (multilevel multinomial logit, NUTS) on its data.
+
+    Fit it once and pass it to :func:`forecast` (``model=``) to forecast by several
+    groupings, or with ``fix=``, without refitting.
+
+    Parameters
+    ----------
+    post
+        Posterior of the joint (its attributes check the outcome data's columns).
+    outcome
+        An :class:`~populace.outcomes.spec.OutcomeSpec` or the path of its YAML file.
+    draws, chains, seed, progress
+        Sampler settings (draws per chain).
+
+    Returns
+    -------
+    OutcomeDraws
+        Posterior draws of the outcome model.
+
+    Examples
+    --------
+    >>> model = pp.outcome_model(post, example_outcome, draws=100, chains=1)
+    >>> model.n_samples
+    100
+    """
+    if not isinstance(outcome, OutcomeSpec):
+        outcome = OutcomeSpec.from_yaml(outcome)
+    if outcome.simulator is not None:
+        raise DataError("the outcome spec names a simulator: there is no outcome model to fit", file=outcome.name)
     data = load_outcome_data(outcome, post.spec)
     shape = tuple(len(post.spec.attribute(n).levels) for n in data.predictors)
     if progress:
@@ -105,8 +152,7 @@ def forecast(
             f"{', '.join(data.predictors) or '(none)'}",
             file=sys.stderr,
         )
-    model = fit_outcome(data, len(outcome.levels), shape, draws=draws, chains=chains, seed=seed, progress=progress)
-    return forecast_table(post, model, by, outcome.levels, prob=prob, fix=fix)
+    return fit_outcome(data, len(outcome.levels), shape, draws=draws, chains=chains, seed=seed, progress=progress)
 
 
 def _check_groups(post: Posterior, by: Sequence[str]) -> None:
