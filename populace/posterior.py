@@ -49,9 +49,13 @@ class Posterior:
 
     Examples
     --------
-    >>> post = pp.load("posterior.nc")  # doctest: +SKIP
-    >>> post.joint(["age", "sex"]).mean(("chain", "draw"))  # doctest: +SKIP
-    >>> post.summary(["age", "sex"], prob=0.9)  # doctest: +SKIP
+    >>> _ = post.to_netcdf("posterior.nc")
+    >>> post = pp.load("posterior.nc")
+    >>> shares = post.joint(["region", "wage"]).mean(("chain", "draw"))
+    >>> shares.dims, round(float(shares.sum()), 6)
+    (('region', 'wage'), 1.0)
+    >>> post.summary(["region"], prob=0.9)["region"].tolist()
+    ['northeast', 'midwest', 'south', 'west']
     """
 
     def __init__(self, *, spec: Spec, posterior: xr.Dataset, sample_stats: xr.Dataset, attrs: dict[str, Any]):

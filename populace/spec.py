@@ -253,7 +253,8 @@ class Spec:
 
         Examples
         --------
-        >>> spec = Spec.from_yaml("spec.yaml")  # doctest: +SKIP
+        >>> Spec.from_yaml("spec.yaml").names
+        ('region', 'ethnicity', 'smsa', 'parttime', 'education', 'wage')
         """
         path = pathlib.Path(path)
         try:
