@@ -6,27 +6,12 @@ Usage::
     python benchmarks/election2016.py --quick    # NUTS 2x500 (~9 min), written under benchmarks/output/quick/
     python benchmarks/election2016.py --report benchmarks/results/election2016.json   # redraw, no fitting
 
-The *population* is the 64,600 respondents of the 2016 Cooperative Congressional
-Election Study (``stevedata::TV16``), over state (51, geography), age group (4), sex (2),
-college degree (2) and race (4): 3,264 cells. populace gets what a user would have:
-exact state x race, state x sex and national age x college x race tables, and a 1%
-weighted sample of respondents. The outcome (two-party vote: Trump or Clinton) is seen
-in a separate *poll* of 2,000 two-party voters, modelled by populace's multilevel
-regression on all five attributes, and post-stratified by state through the same
-functions as ``populace forecast`` (:mod:`populace.outcomes`). The forecasts are scored
-against the actual 2016 results (``dslabs::results_us_election_2016``).
-
-CCES respondents are not the electorate: the vote is self-reported, non-voters are part
-of the population and there is no turnout model, so a gap to the actual results is
-expected. Two more references separate it from the method's own error: ``cces``, the
-two-party share of all of a state's CCES two-party voters (the survey's own lean), and
-``estimand``, what the forecast estimates, computed from all 64,600 respondents (each
-cell's two-party share weighted by all of the cell's respondents, voters or not).
-
-Outputs (default mode): ``benchmarks/results/election2016.json``,
-``benchmarks/figures/election2016.png`` and a section of ``BENCHMARKS.md`` between the
-markers ``<!-- election2016:start -->`` and ``<!-- election2016:end -->``; ``--quick``
-writes the same three under ``benchmarks/output/quick/`` so it never overwrites them.
+The population is the 64,600 respondents of the 2016 CCES (``stevedata::TV16``) over state, age
+group, sex, college degree and race (3,264 cells); populace gets exact state x race, state x sex
+and age x college x race tables and a 1% sample; the two-party vote is seen in a separate poll of
+2,000 voters, modelled and post-stratified by state as ``populace forecast`` does, and scored
+against the actual results (``dslabs::results_us_election_2016``), the CCES voters' own shares
+(``cces``) and what the forecast estimates from all respondents (``estimand``).
 """
 
 from __future__ import annotations

@@ -94,16 +94,8 @@ def run_child(target: str, request: dict[str, Any], timeout: float, memory_cap_g
     """
     with tempfile.TemporaryDirectory(prefix="populace-bench-") as tmp:
         result, log_path = pathlib.Path(tmp) / "result.json", pathlib.Path(tmp) / "log.txt"
-        command = [
-            sys.executable,
-            str(pathlib.Path(__file__).resolve()),
-            "--child",
-            target,
-            "--request",
-            json.dumps(request),
-            "--result",
-            result,
-        ]
+        command = [sys.executable, str(HERE / "harness.py"), "--child", target, "--request", json.dumps(request)]
+        command += ["--result", str(result)]
         limit = None if memory_cap_gib is None else (lambda: _cap_memory(memory_cap_gib))
         start = time.perf_counter()
         with log_path.open("w") as log:
