@@ -221,17 +221,37 @@ def design_matrix(model: LoglinearModel) -> np.ndarray:
     return np.concatenate(columns, axis=0).T
 
 
+def axis_basis(levels: int, ordered: bool) -> np.ndarray:
+    """One axis's map from standard normals to effects, ``(levels, levels)``; row ``i`` is the effect of ``e_i``.
+
+    :func:`term_basis` is the Kronecker product of these over a term's axes.
+    """
+    basis = np.eye(levels)
+    if ordered:
+        basis = np.cumsum(basis, axis=1) / np.sqrt(levels)
+    return basis - basis.mean(axis=1, keepdims=True)
+
+
 def linear_predictor(model: LoglinearModel, effects):  # noqa: ANN001, ANN201 - jax arrays
-    """``eta`` over the grid from the scaled effects (one matmul, or term by term when large)."""
+    """``eta`` over the grid from the scaled effects (one matmul, or term by term when large).
+
+    Term by term, each term's basis is applied one axis at a time (it is a Kronecker
+    product of per-axis maps), so a term of ``n`` cells costs ``n * sum(levels)`` rather
+    than ``n ** 2``: 50 x 6 x 5 cells took 92,000 multiplications instead of 2.25 million.
+    """
     import jax.numpy as jnp
 
     if model.design is not None:
         return (jnp.asarray(model.design) @ effects).reshape(model.shape)
     eta = jnp.zeros(model.shape)
     start = 0
-    for term, basis in _term_blocks(model):
-        n = basis.shape[0]
-        effect = jnp.tensordot(effects[start : start + n], jnp.asarray(basis), axes=1)
+    for term in model.terms:
+        dims = tuple(model.shape[a] for a in term.axes)
+        n = int(np.prod(dims))
+        effect = effects[start : start + n].reshape(dims)
+        for i, a in enumerate(term.axes):
+            basis = jnp.asarray(axis_basis(model.shape[a], model.ordered[a]))
+            effect = jnp.moveaxis(jnp.tensordot(effect, basis, axes=([i], [0])), -1, i)
         eta = eta + effect.reshape(full_shape(model.shape, term.axes))
         start += n
     return eta

@@ -10,6 +10,7 @@ sweeps (:func:`ipf_jax`, kept for comparison in ``benchmarks/scaling.py``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -121,6 +122,40 @@ def _ipf_until(p, targets, tol: float, max_sweeps: int):  # noqa: ANN001, ANN202
     return q / q.sum()
 
 
+@dataclasses.dataclass(frozen=True)
+class _Blocks:
+    """Where each table cell sits in the block-diagonal system of :func:`project`'s gradient.
+
+    ``block[k][c]`` is the block of cell ``c`` of table ``k`` (the flat level of the
+    attributes shared by every table), ``row[k][c]`` its row among table ``k``'s rows of
+    that block, and table ``k``'s rows start at ``offset[k]`` in a block of ``width`` rows.
+    """
+
+    block: tuple[np.ndarray, ...]
+    row: tuple[np.ndarray, ...]
+    offset: tuple[int, ...]
+    n_blocks: int
+    width: int
+
+
+def _solve_blocks(shape: tuple[int, ...], axes_list: Sequence[tuple[int, ...]]) -> _Blocks:
+    shared = sorted(set.intersection(*(set(a) for a in axes_list)))
+    n_blocks = int(np.prod([shape[a] for a in shared]))
+    blocks, rows, offsets, width = [], [], [], 0
+    for axes in axes_list:
+        dims = [shape[a] for a in axes]
+        cells = np.indices(dims).reshape(len(axes), -1)
+        own = [i for i, a in enumerate(axes) if a not in shared]
+        common = [i for i, a in enumerate(axes) if a in shared]
+        blocks.append(
+            np.ravel_multi_index(cells[common], [dims[i] for i in common]) if common else np.zeros(cells.shape[1], int)
+        )
+        rows.append(np.ravel_multi_index(cells[own], [dims[i] for i in own]) if own else np.zeros(cells.shape[1], int))
+        offsets.append(width)
+        width += int(np.prod([dims[i] for i in own]))
+    return _Blocks(block=tuple(blocks), row=tuple(rows), offset=tuple(offsets), n_blocks=n_blocks, width=width)
+
+
 def project(log_weights, targets, tol: float = PROJECTION_TOL, max_sweeps: int = MAX_SWEEPS):  # noqa: ANN001, ANN201
     """The joint closest to ``softmax(log_weights)`` (in KL) that meets every target margin.
 
@@ -157,11 +192,15 @@ def project(log_weights, targets, tol: float = PROJECTION_TOL, max_sweeps: int =
     axes_list = tuple(tuple(axes) for axes, _ in targets)
     index = [_cell_index(shape, axes) for axes in axes_list]
     sizes = [int(np.prod([shape[a] for a in axes])) for axes in axes_list]
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    pair_index = {
-        (i, j): jnp.asarray(index[i] * sizes[j] + index[j]) for i in range(len(index)) for j in range(i, len(index))
-    }
+    blocks = _solve_blocks(shape, axes_list)
     flat_index = [jnp.asarray(ix) for ix in index]
+    # For every grid cell: its block (the level of the attributes every table shares) and
+    # its row within the block for each table; and each table cell's block and row.
+    cell_block = jnp.asarray(blocks.block[0][index[0]])
+    cell_row = [jnp.asarray(blocks.offset[k] + blocks.row[k][index[k]]) for k in range(len(sizes))]
+    table_block = [jnp.asarray(b) for b in blocks.block]
+    table_row = [jnp.asarray(blocks.offset[k] + r) for k, r in enumerate(blocks.row)]
+    n_blocks, width = blocks.n_blocks, blocks.width
 
     def forward(x, shares):  # noqa: ANN001, ANN202
         p0 = jax.nn.softmax(x.reshape(-1)).reshape(shape)
@@ -178,21 +217,25 @@ def project(log_weights, targets, tol: float = PROJECTION_TOL, max_sweeps: int =
     def run_bwd(p, p_bar):  # noqa: ANN001, ANN202
         flat_p = p.reshape(-1)
         g = (p_bar * p).reshape(-1)
-        b = jnp.concatenate([jax.ops.segment_sum(g, ix, num_segments=n) for ix, n in zip(flat_index, sizes)])
-        total = int(offsets[-1])
-        h = jnp.zeros((total, total), p.dtype)
-        for (i, j), ix in pair_index.items():
-            block = jax.ops.segment_sum(flat_p, ix, num_segments=sizes[i] * sizes[j]).reshape(sizes[i], sizes[j])
-            h = h.at[offsets[i] : offsets[i + 1], offsets[j] : offsets[j + 1]].set(block)
-            if i != j:
-                h = h.at[offsets[j] : offsets[j + 1], offsets[i] : offsets[i + 1]].set(block.T)
-        ridge = RIDGE * jnp.maximum(jnp.trace(h), 1.0)
-        factor = jax.scipy.linalg.cho_factor(h + ridge * jnp.eye(total, dtype=p.dtype))
-        du = jax.scipy.linalg.cho_solve(factor, b)
-        m_du = sum(du[offsets[k] : offsets[k + 1]][flat_index[k]] for k in range(len(sizes)))
+        b = jnp.zeros((n_blocks, width), p.dtype)
+        for k, (ix, n) in enumerate(zip(flat_index, sizes)):
+            b = b.at[table_block[k], table_row[k]].set(jax.ops.segment_sum(g, ix, num_segments=n))
+        # H = M' diag(p) M is block diagonal over the levels of the attributes that every
+        # table holds (two table cells of different blocks share no grid cell): one small
+        # dense block per level instead of one matrix over all table cells.
+        h = jnp.zeros((n_blocks, width, width), p.dtype)
+        for i in range(len(sizes)):
+            for j in range(len(sizes)):
+                h = h.at[cell_block, cell_row[i], cell_row[j]].add(flat_p)
+        ridge = RIDGE * jnp.maximum(jnp.trace(h, axis1=1, axis2=2).sum(), 1.0)
+        eye = jnp.eye(width, dtype=p.dtype)
+        du = jax.vmap(lambda hb, bb: jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(hb + ridge * eye), bb))(
+            h, b
+        )
+        m_du = sum(du[cell_block, cell_row[k]] for k in range(len(sizes)))
         x_bar = (g - flat_p * m_du).reshape(shape)
         t_bar = tuple(
-            du[offsets[k] : offsets[k + 1]].reshape([shape[a] for a in axes_list[k]]) for k in range(len(sizes))
+            du[table_block[k], table_row[k]].reshape([shape[a] for a in axes_list[k]]) for k in range(len(sizes))
         )
         return x_bar, t_bar
 
