@@ -558,9 +558,9 @@ def law_section(result: dict[str, Any], figure: str) -> str:
     notes = f" {len(s['failed'])} data sets failed: {'; '.join(s['failed'])}." if s["failed"] else ""
     if empty := sum(row.get("empty_cells", 0) for row in result["rows"] if "ranks" in row):
         notes += (
-            f" {empty} cells are empty in their finite population (true share 0): they all have rank 0 and lie "
-            "outside every central interval, which accounts for much of the lowest rank bin and of the low coverage "
-            "of the smallest cells."
+            f" {empty} cells are empty in their finite population (true share 0): no draw lies below 0, so they "
+            "all have rank 0 and lie outside every central interval, which accounts for much of the lowest rank bin "
+            "and of the low coverage of the smallest cells."
         )
     if g := s.get("margin_gap"):
         notes += (
@@ -609,8 +609,8 @@ def render(results: dict[str, Any], paths: harness.Outputs) -> str:
         parts += [_law_text(law), law_section(results["laws"][law], paths.link(_figure_name(law)))]
     parts.append(
         "Reading the numbers: the SE of pooled coverage treats data sets, not cells, as independent (cells of one "
-        "posterior are correlated); the binomial band of the rank histogram assumes independent ranks, the wider "
-        "band uses the between-data-set variance of the bin counts. Seeds: data set d of law l uses "
+        "posterior are correlated and sum to 1); the binomial band of the rank histogram assumes independent ranks, "
+        "the wider band uses the between-data-set variance of the bin counts. Seeds: data set d of law l uses "
         f"`numpy.random.default_rng([{SEED}, l, d])`, prior draws `jax.random.PRNGKey(d)`, fit seed d."
     )
     return "\n\n".join(parts)
