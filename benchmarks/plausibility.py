@@ -32,7 +32,8 @@ import harness
 import numpy as np
 import pandas as pd
 
-from populace.llm_filter.language_model import LanguageModelScorer, load_language_model
+from populace.language_models import load_language_model
+from populace.llm_filter.language_model import LanguageModelScorer
 from populace.llm_filter.template import load_template
 
 RESULTS = harness.RESULTS / "plausibility.json"
