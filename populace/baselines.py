@@ -100,7 +100,7 @@ def resample(inputs: Inputs, rng: np.random.Generator) -> Inputs:
     if inputs.sample is None:
         raise ValueError("the inputs have no sample to resample")
     rows = rng.integers(inputs.sample.n_rows, size=inputs.sample.n_rows)
-    return dataclasses.replace(inputs, sample=take_rows(inputs.sample, rows, inputs.spec.shape))
+    return dataclasses.replace(inputs, sample=take_rows(inputs.sample, rows, inputs.spec))
 
 
 def bootstrap(

@@ -28,7 +28,7 @@ TOP_KEYS = (
     "model",
     "inference",
 )
-ATTRIBUTE_KEYS = ("levels", "ordered", "role")
+ATTRIBUTE_KEYS = ("levels", "ordered", "role", "coarse")
 MARGINAL_KEYS = ("file",)
 MICRODATA_KEYS = ("file", "weight")
 MODEL_KEYS = ("kind", "interactions")
@@ -63,12 +63,25 @@ DEFAULT_INTERACTIONS = 3
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Attribute:
-    """A categorical attribute with named levels, in declared order."""
+    """A categorical attribute with named levels, in declared order.
+
+    ``coarse`` names sets of levels that a sample may report instead of one level (the
+    CCES asks college yes/no where the census tables have five education levels): a
+    sample value that is a coarse name stands for any level of its set, and the
+    likelihood sums over the set.
+
+    Examples
+    --------
+    >>> edu = Attribute(name="edu", levels=("hs", "some", "ba", "grad"), coarse={"college": ("ba", "grad")})
+    >>> edu.coarse_names, edu.coarse_sets
+    (('college',), ((2, 3),))
+    """
 
     name: str
     levels: tuple[str, ...]
     ordered: bool = False
     role: str | None = None
+    coarse: Mapping[str, tuple[str, ...]] | tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.levels) < 1:
@@ -76,6 +89,33 @@ class Attribute:
         if len(set(self.levels)) != len(self.levels):
             dup = next(v for v in self.levels if self.levels.count(v) > 1)
             raise SpecError(f"attribute '{self.name}' lists level '{dup}' twice")
+        items = self.coarse.items() if isinstance(self.coarse, Mapping) else self.coarse
+        coarse = tuple((str(k), tuple(str(v) for v in vs)) for k, vs in items)
+        object.__setattr__(self, "coarse", coarse)
+        for group, members in coarse:
+            if group in self.levels:
+                raise SpecError(f"attribute '{self.name}': coarse name '{group}' is also a level")
+            if not members:
+                raise SpecError(f"attribute '{self.name}': coarse '{group}' lists no levels")
+            for member in members:
+                if member not in self.levels:
+                    raise SpecError(
+                        f"attribute '{self.name}': coarse '{group}' names '{member}', not a level "
+                        f"(levels: {', '.join(self.levels)})"
+                    )
+        names = [g for g, _ in coarse]
+        if len(set(names)) != len(names):
+            raise SpecError(f"attribute '{self.name}' declares a coarse name twice")
+
+    @property
+    def coarse_names(self) -> tuple[str, ...]:
+        """Names of the coarse sets, in declared order."""
+        return tuple(g for g, _ in self.coarse)
+
+    @property
+    def coarse_sets(self) -> tuple[tuple[int, ...], ...]:
+        """Level indices of each coarse set."""
+        return tuple(tuple(self.levels.index(v) for v in members) for _, members in self.coarse)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -370,8 +410,16 @@ def _from_mapping(raw: dict[str, Any], *, base_dir: pathlib.Path, name: str, tex
                 f"{name}: attribute '{attr_name}' has unknown role '{role}' (use one of {', '.join(ROLES)})"
             )
         ordered = _boolean(block["ordered"], f"attributes.{attr_name}.ordered", name) if "ordered" in block else False
+        coarse = {}
+        if not _absent(block.get("coarse")):
+            for group, members in _mapping(block["coarse"], f"attributes.{attr_name}.coarse", name).items():
+                if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+                    raise SpecError(f"{name}: attributes.{attr_name}.coarse.{group} must be a list of levels")
+                coarse[group] = tuple(members)
         try:
-            attributes.append(Attribute(name=attr_name, levels=tuple(levels), ordered=ordered, role=role))
+            attributes.append(
+                Attribute(name=attr_name, levels=tuple(levels), ordered=ordered, role=role, coarse=coarse)
+            )
         except SpecError as exc:
             raise SpecError(f"{name}: {exc}") from None
 
@@ -496,6 +544,8 @@ def spec_to_yaml(spec: Spec) -> str:
             block["ordered"] = True
         if a.role:
             block["role"] = a.role
+        if a.coarse:
+            block["coarse"] = {g: list(m) for g, m in a.coarse}
         doc["attributes"][a.name] = block
     if spec.marginals:
         doc["marginals"] = [{"file": m.file} for m in spec.marginals]

@@ -56,7 +56,7 @@ def test_taking_every_row_gives_back_the_sample_load_inputs_built():
     cells[::7, 1] = -1  # some rows miss an attribute
     weights = rng.choice([1.0, 2.5, 6.0], size=60)
     inputs = _inputs(None, cells, weights, shape)
-    again = take_rows(inputs.sample, np.arange(inputs.sample.n_rows), shape)
+    again = take_rows(inputs.sample, np.arange(inputs.sample.n_rows), inputs.spec)
     assert again.n_effective == pytest.approx(inputs.sample.n_effective)
     assert again.weight_total == pytest.approx(inputs.sample.weight_total)
     assert dict(again.patterns).keys() == dict(inputs.sample.patterns).keys()

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from populace.errors import DataError
-from populace.spec import Spec, TableSource, rule_mask
+from populace.spec import Attribute, Spec, TableSource, rule_mask
 
 # Two tables with standard errors (or one with and one exact) may disagree on a shared
 # margin by this many combined standard errors before the inputs are called inconsistent.
@@ -59,11 +59,15 @@ class Sample:
     """Weighted microdata, grouped by which attributes each row observes.
 
     ``patterns`` pairs the observed axes with the weighted counts over their margin;
-    weights are rescaled so that all counts add up to the effective sample size.
+    weights are rescaled so that all counts add up to the effective sample size. Rows
+    that report a coarse value (a named set of levels, :class:`populace.spec.Attribute`)
+    on some axis are in ``coarse_patterns`` instead: their counts run over each axis's
+    levels followed by its coarse sets (:func:`coarse_map`).
     """
 
     source: str
     patterns: tuple[tuple[tuple[int, ...], np.ndarray], ...]
+    coarse_patterns: tuple[tuple[tuple[int, ...], np.ndarray], ...] = ()
     n_rows: int
     n_effective: float
     weight_total: float
@@ -221,9 +225,32 @@ def _attribute_columns(spec: Spec, frame: pd.DataFrame, name: str, extra: tuple[
     return columns
 
 
-def _level_codes(spec: Spec, frame: pd.DataFrame, name: str, col: str, allow_missing: bool) -> np.ndarray:
-    levels = spec.attribute(col).levels
+def coarse_map(attribute: Attribute) -> np.ndarray:
+    """From an attribute's levels to its levels then its coarse sets: 0/1, shape (levels, levels + sets).
+
+    Examples
+    --------
+    >>> coarse_map(Attribute(name="edu", levels=("hs", "ba", "grad"), coarse={"college": ("ba", "grad")}))
+    array([[1., 0., 0., 0.],
+           [0., 1., 0., 1.],
+           [0., 0., 1., 1.]])
+    """
+    k = len(attribute.levels)
+    out = np.zeros((k, k + len(attribute.coarse)))
+    out[:, :k] = np.eye(k)
+    for j, members in enumerate(attribute.coarse_sets):
+        out[list(members), k + j] = 1.0
+    return out
+
+
+def _level_codes(
+    spec: Spec, frame: pd.DataFrame, name: str, col: str, allow_missing: bool, allow_coarse: bool = False
+) -> np.ndarray:
+    attribute = spec.attribute(col)
+    levels = attribute.levels
     lookup = {level: i for i, level in enumerate(levels)}
+    if allow_coarse:
+        lookup |= {group: len(levels) + j for j, group in enumerate(attribute.coarse_names)}
     codes = np.empty(len(frame), dtype=np.int64)
     for row, value in enumerate(frame[col].tolist()):
         if value == "" and allow_missing:
@@ -232,8 +259,9 @@ def _level_codes(spec: Spec, frame: pd.DataFrame, name: str, col: str, allow_mis
         code = lookup.get(value)
         if code is None:
             hint = " (levels are matched exactly as text)" if value.strip() in lookup else ""
+            coarse = f"; coarse: {', '.join(attribute.coarse_names)}" if allow_coarse and attribute.coarse else ""
             raise DataError(
-                f"unknown level '{value}' for attribute '{col}' (declared: {', '.join(levels)}){hint}",
+                f"unknown level '{value}' for attribute '{col}' (declared: {', '.join(levels)}{coarse}){hint}",
                 file=name,
                 row=row + 1,
                 column=col,
@@ -286,7 +314,7 @@ def _table(spec: Spec, name: str, frame: pd.DataFrame) -> Table:
     for row in range(len(frame)):
         cell = tuple(int(c[row]) for c in codes)
         if seen[cell]:
-            label = ", ".join(f"{spec.names[a]}={spec.attributes[a].levels[i]}" for a, i in zip(axes, cell))
+            label = ", ".join(f"{spec.names[a]}={_level_name(spec.attributes[a], i)}" for a, i in zip(axes, cell))
             raise DataError(f"the cell {label or '(total)'} appears twice", file=name, row=row + 1)
         seen[cell] = row + 1
         dense[cell] = counts[row]
@@ -308,7 +336,7 @@ def _sample(spec: Spec, name: str, frame: pd.DataFrame, weight: str | None) -> S
     columns = _attribute_columns(spec, frame, name, extra)
     if not columns:
         raise DataError("has no attribute columns", file=name)
-    codes = np.stack([_level_codes(spec, frame, name, c, allow_missing=True) for c in columns], axis=1)
+    codes = np.stack([_level_codes(spec, frame, name, c, allow_missing=True, allow_coarse=True) for c in columns], 1)
     weights = parse_numbers(frame, name, weight, "weight") if weight else np.ones(len(frame))
     keep = (weights > 0) & (codes >= 0).any(axis=1)
     codes, weights = codes[keep], weights[keep]
@@ -319,9 +347,11 @@ def _sample(spec: Spec, name: str, frame: pd.DataFrame, weight: str | None) -> S
     axes_of = [spec.names.index(c) for c in columns]
     row_cells = np.full((len(weights), len(spec.shape)), -1, dtype=np.int64)
     row_cells[:, axes_of] = codes
+    patterns, coarse_patterns = _patterns(row_cells, scaled, spec)
     return Sample(
         source=name,
-        patterns=_patterns(row_cells, scaled, spec.shape),
+        patterns=patterns,
+        coarse_patterns=coarse_patterns,
         n_rows=int(len(weights)),
         n_effective=n_effective,
         weight_total=float(weights.sum()),
@@ -331,22 +361,31 @@ def _sample(spec: Spec, name: str, frame: pd.DataFrame, weight: str | None) -> S
     )
 
 
-def _patterns(
-    row_cells: np.ndarray, weights: np.ndarray, shape: tuple[int, ...]
-) -> tuple[tuple[tuple[int, ...], np.ndarray], ...]:
+Patterns = tuple[tuple[tuple[int, ...], np.ndarray], ...]
+
+
+def _patterns(row_cells: np.ndarray, weights: np.ndarray, spec: Spec) -> tuple[Patterns, Patterns]:
     """Rows grouped by the attributes they observe: per group its grid axes and weighted counts.
 
-    ``row_cells`` holds each row's level code on every grid axis (-1 where not observed).
+    ``row_cells`` holds each row's level code on every grid axis (-1 where not observed,
+    ``levels + j`` for the ``j``-th coarse set). Rows with a coarse value on some axis are
+    grouped apart, their counts over levels and coarse sets (:class:`Sample`).
     """
+    shape = spec.shape
     observed = row_cells >= 0
-    patterns = []
+    is_coarse = (row_cells >= np.asarray(shape)).any(axis=1)
+    fine, coarse = [], []
     for pattern in sorted({tuple(r) for r in observed.tolist()}, reverse=True):
-        hit = (observed == np.array(pattern)).all(axis=1)
         axes = tuple(int(a) for a in np.flatnonzero(pattern))
-        dense = np.zeros(tuple(shape[a] for a in axes))
-        np.add.at(dense, tuple(row_cells[hit][:, a] for a in axes), weights[hit])
-        patterns.append((axes, dense))
-    return tuple(patterns)
+        same = (observed == np.array(pattern)).all(axis=1)
+        for rows, out, extended in ((same & ~is_coarse, fine, False), (same & is_coarse, coarse, True)):
+            if not rows.any():
+                continue
+            dims = tuple(shape[a] + (len(spec.attributes[a].coarse) if extended else 0) for a in axes)
+            dense = np.zeros(dims)
+            np.add.at(dense, tuple(row_cells[rows][:, a] for a in axes), weights[rows])
+            out.append((axes, dense))
+    return tuple(fine), tuple(coarse)
 
 
 def _kish_scaled(weights: np.ndarray) -> tuple[float, np.ndarray]:
@@ -358,7 +397,7 @@ def _kish_scaled(weights: np.ndarray) -> tuple[float, np.ndarray]:
     return n_effective, weights * n_effective / weights.sum()
 
 
-def take_rows(sample: Sample, rows: np.ndarray, shape: tuple[int, ...]) -> Sample:
+def take_rows(sample: Sample, rows: np.ndarray, spec: Spec) -> Sample:
     """The sample made of some of its rows, weighted and grouped as :func:`load_inputs` does.
 
     Parameters
@@ -367,8 +406,8 @@ def take_rows(sample: Sample, rows: np.ndarray, shape: tuple[int, ...]) -> Sampl
         A sample read by :func:`load_inputs` (it keeps its rows).
     rows
         Indices into the sample's kept rows; repeats are allowed (a bootstrap resample).
-    shape
-        The spec's grid shape.
+    spec
+        The spec the sample was read with.
 
     Returns
     -------
@@ -387,7 +426,7 @@ def take_rows(sample: Sample, rows: np.ndarray, shape: tuple[int, ...]) -> Sampl
     >>> inputs = load_inputs(pp.Spec.from_yaml("spec.yaml"))
     >>> rng = np.random.default_rng(0)
     >>> rows = rng.integers(inputs.sample.n_rows, size=inputs.sample.n_rows)
-    >>> replicate = take_rows(inputs.sample, rows, inputs.spec.shape)
+    >>> replicate = take_rows(inputs.sample, rows, inputs.spec)
     >>> replicate.n_rows, len(np.unique(rows))  # as many rows as the sample, some of them repeated
     (282, 182)
     >>> round(sum(float(c.sum()) for _, c in replicate.patterns), 6) == round(replicate.n_effective, 6)
@@ -400,9 +439,11 @@ def take_rows(sample: Sample, rows: np.ndarray, shape: tuple[int, ...]) -> Sampl
         raise ValueError("no rows to take")
     cells, weights = sample.row_cells[rows], sample.row_weights[rows]
     n_effective, scaled = _kish_scaled(weights)
+    patterns, coarse_patterns = _patterns(cells, scaled, spec)
     return dataclasses.replace(
         sample,
-        patterns=_patterns(cells, scaled, shape),
+        patterns=patterns,
+        coarse_patterns=coarse_patterns,
         n_rows=int(rows.size),
         n_effective=n_effective,
         weight_total=float(weights.sum()),
@@ -437,6 +478,30 @@ def _subvar(table: Table, axes: tuple[int, ...]) -> np.ndarray:
     keep = tuple(table.axes.index(a) for a in axes)
     drop = tuple(i for i in range(len(table.axes)) if i not in keep)
     return (table.se**2).sum(axis=drop) if table.se is not None else np.zeros_like(_submargin(table, axes))
+
+
+def extend(values: np.ndarray, axes: tuple[int, ...], spec: Spec, *, offset: int = 0) -> np.ndarray:
+    r"""A margin over ``axes`` with each axis's coarse sets appended (sums over each set's levels).
+
+    Attribute ``axes[i]`` is axis ``offset + i`` of ``values`` (``offset=1`` for draws first).
+
+    Examples
+    --------
+    >>> s = Spec(attributes=[Attribute(name="e", levels=("a", "b", "c"), coarse={"bc": ("b", "c")})],
+    ...          marginals=[TableSource(file="e.csv", text="e,count\na,1\nb,2\nc,3\n")])
+    >>> extend(np.array([0.5, 0.25, 0.25]), (0,), s)
+    array([0.5 , 0.25, 0.25, 0.5 ])
+    """
+    for i, a in enumerate(axes):
+        if spec.attributes[a].coarse:
+            j = offset + i
+            values = np.moveaxis(np.tensordot(values, coarse_map(spec.attributes[a]), axes=([j], [0])), -1, j)
+    return values
+
+
+def _level_name(attribute: Attribute, code: int) -> str:
+    k = len(attribute.levels)
+    return attribute.levels[code] if code < k else attribute.coarse_names[code - k]
 
 
 def _label(spec: Spec, axes: tuple[int, ...], cell: tuple[int, ...]) -> str:
@@ -504,12 +569,15 @@ def _check_support(spec: Spec, tables: list[Table], sample: Sample | None, suppo
             )
     if sample is None:
         return
-    for axes, counts in sample.patterns:
-        possible = margin(support, axes) > 0
+    patterns = [(axes, counts, False) for axes, counts in sample.patterns]
+    patterns += [(axes, counts, True) for axes, counts in sample.coarse_patterns]
+    for axes, counts, coarse in patterns:
+        possible = margin(support.astype(float), axes)
+        possible = (extend(possible, axes, spec) if coarse else possible) > 0
         bad = (counts > 0) & ~possible
         if bad.any():
             cell = tuple(int(c) for c in np.argwhere(bad)[0])
-            label = ", ".join(f"{spec.names[a]}={spec.attributes[a].levels[i]}" for a, i in zip(axes, cell))
+            label = ", ".join(f"{spec.names[a]}={_level_name(spec.attributes[a], i)}" for a, i in zip(axes, cell))
             raise DataError(
                 f"a sampled person ({label}) is impossible under the rules or the zero counts of the exact tables",
                 file=sample.source,

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from populace.data.inputs import extend
 from populace.posterior import Posterior
 from populace.summaries import DEFAULT_CREDIBLE_MASS, interval_quantiles, margin, stacked
 
@@ -136,9 +137,12 @@ def check(post: Posterior, *, seed: int = 0) -> CheckReport:
         cells.append(frame)
     if inputs.sample is not None:
         cells.extend(_sample_margins(spec, p, inputs.sample, rng))
-        for axes, counts in inputs.sample.patterns:
-            ppp = _chi2_ppp(margin(p, [spec.names[a] for a in axes]).values, counts, rng)
-            names = ",".join(spec.names[a] for a in axes)
+        patterns = [(axes, counts, "") for axes, counts in inputs.sample.patterns]
+        patterns += [(axes, counts, ", coarse answers") for axes, counts in inputs.sample.coarse_patterns]
+        for axes, counts, note in patterns:
+            shares = extend(margin(p, [spec.names[a] for a in axes]).values, axes, spec, offset=1)
+            ppp = _chi2_ppp(shares, counts, rng)
+            names = ",".join(spec.names[a] for a in axes) + note
             rows.append(
                 {
                     "check": f"microdata [{names}]",

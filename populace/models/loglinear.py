@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from populace.data.inputs import Inputs
+from populace.data.inputs import Inputs, coarse_map
 from populace.models.projection import MAX_SWEEPS, full_shape
 from populace.models.terms import GEOGRAPHY, INTERACTION, MAIN, Term, model_terms
 
@@ -68,6 +68,10 @@ class LoglinearModel:
     se_constraints: tuple[tuple[tuple[tuple[int, ...], np.ndarray], ...], ...]
     patterns: tuple[tuple[tuple[int, ...], np.ndarray], ...]
     population: float
+    # Rows reporting a coarse set on some axis: counts over levels then sets, and per grid
+    # axis the map from levels to levels-then-sets (None where the attribute has no sets).
+    coarse_patterns: tuple[tuple[tuple[int, ...], np.ndarray], ...] = ()
+    coarse_maps: tuple[np.ndarray | None, ...] = ()
     sweeps: int
     effect_term: np.ndarray
     design: np.ndarray | None
@@ -180,10 +184,15 @@ class LoglinearModel:
         numpyro.deterministic("p", p)
         loglik = 0.0
         for axes, counts in self.patterns:
+            loglik = loglik + _multinomial(_margin(p, axes), counts)
+        for axes, counts in self.coarse_patterns:
+            # A coarse answer stands for any level of its set: the likelihood sums over it.
             m = _margin(p, axes)
-            positive = counts > 0
-            loglik = loglik + jnp.sum(jnp.where(positive, counts * jnp.log(jnp.where(positive, m, 1.0)), 0.0))
-        if self.patterns:
+            for i, a in enumerate(axes):
+                if self.coarse_maps[a] is not None:
+                    m = jnp.moveaxis(jnp.tensordot(m, jnp.asarray(self.coarse_maps[a]), axes=([i], [0])), -1, i)
+            loglik = loglik + _multinomial(m, counts)
+        if self.patterns or self.coarse_patterns:
             numpyro.factor("microdata", loglik)
 
 
@@ -257,6 +266,14 @@ def linear_predictor(model: LoglinearModel, effects):  # noqa: ANN001, ANN201 - 
     return eta
 
 
+def _multinomial(m, counts: np.ndarray):  # noqa: ANN001, ANN202 - jax arrays
+    """``sum(counts * log m)`` over the cells with positive counts."""
+    import jax.numpy as jnp
+
+    positive = counts > 0
+    return jnp.sum(jnp.where(positive, counts * jnp.log(jnp.where(positive, m, 1.0)), 0.0))
+
+
 def _margin(p, axes: tuple[int, ...]):  # noqa: ANN001, ANN202 - jax arrays
     drop = tuple(a for a in range(p.ndim) if a not in axes)
     return p.sum(axis=drop)
@@ -297,6 +314,8 @@ def build_loglinear(inputs: Inputs, plausibility: Sequence = (), weights: str = 
         se_tables=se_tables,
         se_constraints=constraints,
         patterns=sample.patterns if sample is not None else (),
+        coarse_patterns=sample.coarse_patterns if sample is not None else (),
+        coarse_maps=tuple(coarse_map(a) if a.coarse else None for a in spec.attributes),
         population=inputs.population,
         sweeps=MAX_SWEEPS,
         effect_term=effect_term,
