@@ -100,7 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--draws", type=_positive_int, default=1000, help="outcome-model draws per chain (default 1000)")
     p.add_argument("--chains", type=_positive_int, default=4, help="outcome-model chains (default 4)")
     p.add_argument("--seed", type=_seed, default=0, help="outcome-model seed (default 0)")
-    p.add_argument("--plot", help="PNG file: the first outcome level's share by group, with intervals")
+    p.add_argument(
+        "--among", type=_by, help="comma-separated outcome levels reported as shares among themselves (two-party)"
+    )
+    p.add_argument(
+        "--plot", help="PNG file: the first outcome level's share by group, with intervals (a US tile map by state)"
+    )
     p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("score", help="fill the LLM filter's score cache and print the least plausible combinations")
@@ -228,12 +233,14 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
         draws=args.draws,
         chains=args.chains,
         seed=args.seed,
+        among=args.among,
         progress=not args.quiet,
     )
     if args.plot:
         from populace.plots import forecast_plot
 
-        forecast_plot(table, outcome.levels[0], pathlib.Path(args.plot))
+        level = args.among[0] if args.among else outcome.levels[0]
+        forecast_plot(table, level, pathlib.Path(args.plot))
     _write_table(table, args.out)
     return EXIT_OK
 

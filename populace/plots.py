@@ -121,9 +121,12 @@ def forecast_plot(table: pd.DataFrame, level: str, path: pathlib.Path, actual: p
     """Forecast share of one outcome level by group, with intervals, against actual results.
 
     ``table`` is a forecast table with one group column; ``actual`` (optional) maps group
-    level to the actual share.
+    level to the actual share. A table by US state (postal codes) is drawn as a tile map
+    (:func:`state_map`).
     """
     group = [c for c in table.columns if c not in ("level", "mean", "sd", "lower", "upper")]
+    if len(group) == 1 and is_us_states(table[group[0]]):
+        return state_map(table, level, path, actual)
     part = table[table["level"] == level].sort_values("mean").reset_index(drop=True)
     labels = part[group].astype(str).agg(", ".join, axis=1) if group else pd.Series(["all"])
     fig, axes = _figure(6.5, max(2.5, 0.22 * len(part) + 1))
@@ -138,4 +141,72 @@ def forecast_plot(table: pd.DataFrame, level: str, path: pathlib.Path, actual: p
     ax.set_xlabel(f"share: {level}")
     ax.legend(fontsize=7)
     fig.tight_layout()
+    return _save(fig, path)
+
+
+# US tile grid (row, column): every state one square, placed roughly as on a map.
+US_TILES = {
+    "AK": (0, 0), "ME": (0, 11), "VT": (1, 10), "NH": (1, 11),
+    "WA": (2, 1), "ID": (2, 2), "MT": (2, 3), "ND": (2, 4), "MN": (2, 5), "IL": (2, 6), "WI": (2, 7),
+    "MI": (2, 8), "NY": (2, 9), "RI": (2, 10), "MA": (2, 11),
+    "OR": (3, 1), "NV": (3, 2), "WY": (3, 3), "SD": (3, 4), "IA": (3, 5), "IN": (3, 6), "OH": (3, 7),
+    "PA": (3, 8), "NJ": (3, 9), "CT": (3, 10),
+    "CA": (4, 1), "UT": (4, 2), "CO": (4, 3), "NE": (4, 4), "MO": (4, 5), "KY": (4, 6), "WV": (4, 7),
+    "VA": (4, 8), "MD": (4, 9), "DE": (4, 10),
+    "AZ": (5, 2), "NM": (5, 3), "KS": (5, 4), "AR": (5, 5), "TN": (5, 6), "NC": (5, 7), "SC": (5, 8), "DC": (5, 9),
+    "OK": (6, 4), "LA": (6, 5), "MS": (6, 6), "AL": (6, 7), "GA": (6, 8),
+    "HI": (7, 0), "TX": (7, 4), "FL": (7, 9),
+}  # fmt: skip
+
+
+def is_us_states(labels: pd.Series) -> bool:
+    """True when the labels are US postal codes, most of the states."""
+    values = set(labels.astype(str))
+    return len(values) >= 40 and values <= set(US_TILES)
+
+
+def state_map(table: pd.DataFrame, level: str, path: pathlib.Path, actual: pd.Series | None = None) -> pathlib.Path:
+    r"""A US tile map of a forecast by state: the share, its interval, and the actual result.
+
+    Each state is a square coloured by the forecast share of ``level`` (diverging around
+    one half), labelled with the share and its interval; where ``actual`` (state -> share)
+    is given, the actual result is written below and a state whose interval misses it
+    is outlined in black.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"state": list(US_TILES), "level": "yes", "mean": 0.5, "lower": 0.45, "upper": 0.55})
+    >>> state_map(t, "yes", pathlib.Path("map.png")).read_bytes()[:4]
+    b'\x89PNG'
+    """
+    from matplotlib import colormaps
+    from matplotlib.patches import Rectangle
+
+    group = [c for c in table.columns if c not in ("level", "mean", "sd", "lower", "upper")][0]
+    part = table[table["level"] == level].set_index(group)
+    fig, axes = _figure(12, 7.5)
+    ax = axes[0, 0]
+    cmap = colormaps["RdBu_r"]
+    for state, (row, col) in US_TILES.items():
+        if state not in part.index:
+            continue
+        mean, lower, upper = (float(part.loc[state, k]) for k in ("mean", "lower", "upper"))
+        colour = cmap(np.clip((mean - 0.5) / 0.3 + 0.5, 0, 1))
+        truth = None if actual is None else actual.get(state)
+        missed = truth is not None and not lower <= truth <= upper
+        ax.add_patch(
+            Rectangle((col, -row), 0.95, 0.95, facecolor=colour, edgecolor="black" if missed else "white", lw=2.5)
+        )
+        text = f"{state}\n{mean:.0%}\n{lower:.0%}-{upper:.0%}"
+        if truth is not None:
+            text += f"\nactual {truth:.0%}"
+        ax.text(col + 0.475, -row + 0.475, text, ha="center", va="center", fontsize=6.5)
+    ax.set_xlim(-0.2, 12.2)
+    ax.set_ylim(-7.2, 1.1)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    title = f"forecast share: {level} (mean, 90% interval)"
+    if actual is not None:
+        title += "; outlined: actual outside the interval"
+    ax.set_title(title, fontsize=10)
     return _save(fig, path)

@@ -22,7 +22,7 @@ import xarray as xr
 
 from populace.errors import DataError
 from populace.outcomes.model import OutcomeDraws, fit_outcome
-from populace.outcomes.spec import OutcomeSpec, load_outcome_data
+from populace.outcomes.spec import OutcomeSpec, load_evidence, load_outcome_data
 from populace.posterior import Posterior
 from populace.summaries import DEFAULT_CREDIBLE_MASS, interval_table, margin, stacked
 
@@ -45,6 +45,7 @@ def forecast(
     seed: int = 0,
     fix: str | None = None,
     model: OutcomeDraws | None = None,
+    among: Sequence[str] | None = None,
     progress: bool = False,
 ) -> pd.DataFrame:
     """Forecast an outcome over the population: shares by group with credible intervals.
@@ -71,6 +72,9 @@ def forecast(
     model
         An outcome model already fitted by :func:`outcome_model` (then ``draws``,
         ``chains`` and ``seed`` are not used).
+    among
+        Outcome levels to report as shares among themselves (``["trump", "clinton"]``:
+        two-party shares), draw by draw.
     progress
         Show progress on stderr.
 
@@ -98,12 +102,12 @@ def forecast(
     if fix not in FIXES:
         raise DataError(f"fix must be one of {', '.join(str(f) for f in FIXES)}, got {fix!r}", value=fix)
     if outcome.simulator is not None:
-        if fix is not None or model is not None:
-            raise DataError("fix and model are not available with a simulator", value=fix)
+        if fix is not None or model is not None or among is not None:
+            raise DataError("fix, model and among are not available with a simulator", value=fix)
         return _simulated(post, outcome, by, draws=draws, seed=seed, prob=prob, progress=progress)
     if model is None:
         model = outcome_model(post, outcome, draws=draws, chains=chains, seed=seed, progress=progress)
-    return forecast_table(post, model, by, outcome.levels, prob=prob, fix=fix)
+    return forecast_table(post, model, by, outcome.levels, prob=prob, fix=fix, among=among)
 
 
 def outcome_model(
@@ -145,14 +149,38 @@ def outcome_model(
     if outcome.simulator is not None:
         raise DataError("the outcome spec names a simulator: there is no outcome model to fit", file=outcome.name)
     data = load_outcome_data(outcome, post.spec)
-    shape = tuple(len(post.spec.attribute(n).levels) for n in data.predictors)
+    evidence, joint = None, None
+    if outcome.evidence is not None:
+        evidence = load_evidence(outcome, post.spec)
+        joint = margin(post.posterior["p"], list(data.predictors)).mean(("chain", "draw")).values
     if progress:
         print(
             f"populace: outcome model for '{outcome.outcome}' on {data.n_rows:,} rows, predictors "
-            f"{', '.join(data.predictors) or '(none)'}",
+            f"{', '.join(data.predictors) or '(none)'}"
+            + (f"; {len(evidence.share)} published shares as evidence" if evidence is not None else ""),
             file=sys.stderr,
         )
-    return fit_outcome(data, len(outcome.levels), shape, draws=draws, chains=chains, seed=seed, progress=progress)
+    return fit_outcome(
+        data,
+        len(outcome.levels),
+        data.sizes,
+        draws=draws,
+        chains=chains,
+        seed=seed,
+        progress=progress,
+        evidence=evidence,
+        joint=joint,
+    )
+
+
+def _among(draws: xr.DataArray, levels: Sequence[str], among: Sequence[str]) -> xr.DataArray:
+    """Shares of the ``among`` levels renormalised to sum to one in every draw and group."""
+    among = list(among)
+    unknown = [a for a in among if a not in levels]
+    if unknown or len(among) < 2:
+        raise DataError(f"among must name two or more outcome levels ({', '.join(levels)}), got {among}", value=among)
+    part = draws.sel(level=among)
+    return part / part.sum("level")
 
 
 def _check_groups(post: Posterior, by: Sequence[str]) -> None:
@@ -213,13 +241,13 @@ def _labelled_draws(post: Posterior, model: OutcomeDraws, by: Sequence[str], *, 
     outcome_dims = ("sample", *model.predictors, "level")
     mean_prob = None
     if fix == "outcome":
-        mean_prob = xr.DataArray(model.probabilities().mean(axis=0), dims=outcome_dims[1:])
+        mean_prob = xr.DataArray(model.level_probabilities().mean(axis=0), dims=outcome_dims[1:])
     grouped = [d for d in kept if d not in by]
     out = []
     for start in range(0, n, DRAW_CHUNK):
         stop = min(start + DRAW_CHUNK, n)
         if mean_prob is None:
-            prob = xr.DataArray(model.probabilities(np.arange(start, stop) % model.n_samples), dims=outcome_dims)
+            prob = xr.DataArray(model.level_probabilities(np.arange(start, stop) % model.n_samples), dims=outcome_dims)
         else:
             prob = mean_prob
         joint = q.isel(sample=slice(start, stop))
@@ -236,9 +264,16 @@ def forecast_table(
     levels: Sequence[str],
     prob: float = DEFAULT_CREDIBLE_MASS,
     fix: str | None = None,
+    among: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """The forecast CSV: ``by`` columns, ``level``, then ``mean``, ``sd``, ``lower``, ``upper``."""
+    """The forecast CSV: ``by`` columns, ``level``, then ``mean``, ``sd``, ``lower``, ``upper``.
+
+    ``among`` (levels) reports each of those levels' share among them alone, draw by
+    draw (``["trump", "clinton"]``: two-party shares).
+    """
     draws = _labelled_draws(post, model, by, fix=fix).assign_coords(level=list(levels))
+    if among is not None:
+        draws = _among(draws, levels, among)
     for b in by:
         draws = draws.assign_coords({b: list(post.spec.attribute(b).levels)})
     return interval_table(draws, prob)

@@ -1,10 +1,21 @@
 """A Bayesian multilevel multinomial-logit model of an outcome given attributes.
 
-``logit P(y = k | x) - logit P(y = 0 | x) = alpha_k + sum_j b_jk[x_j]`` with
-``b_jk = sigma_jk * z_jk``, ``z ~ Normal(0, 1)``, ``sigma_jk ~ HalfNormal(1)``: each
+``logit P(y = k | x) - logit P(y = 0 | x) = alpha_k + sum_j b_jk[x_j]``: each
 attribute's level effects are partially pooled toward zero (MRP, Gelman and Little
 1997), so sparse cells such as small states borrow strength. Weighted rows enter with
 weights rescaled to Kish's effective sample size.
+
+The effects of a predictor with ``L`` levels sum to zero: ``b_j = Q_L r_j`` with ``Q_L``
+an orthonormal basis of the sum-zero vectors and ``r_j ~ Normal(0, sigma_j)`` (centred),
+``sigma_j ~ HalfNormal(1)``. Free effects trade off against ``alpha`` along directions
+only the prior pins, and with tens of thousands of rows the non-centred form
+(``b = sigma z``) is a funnel: on the 2016 CCES (59,000 rows, five predictors) NUTS hit
+its 1,023-step limit on every draw that way, and takes 22 steps this way.
+
+Published shares by group (poll averages, :class:`~populace.outcomes.spec.Evidence`)
+can enter as ``share ~ Normal(true share + bias, se^2 + extra^2)``, the true share
+post-stratified from the cell probabilities over the joint's posterior mean, with one
+``bias`` shared by all rows (polls miss together) and a per-row ``extra`` error.
 """
 
 from __future__ import annotations
@@ -13,11 +24,17 @@ import dataclasses
 
 import numpy as np
 
-from populace.outcomes.spec import OutcomeData
+from populace.outcomes.spec import EvidenceData, OutcomeData
 
 # Prior scale of the baseline log odds (Gelman et al. 2008 recommend 2.5 for logits).
 INTERCEPT_SCALE = 2.5
 EFFECT_SCALE = 1.0
+# Prior sd of the survey's house effect on the evidence's log odds when published shares
+# are given: wide (a log odds ratio of 1 is about 25 points of a two-party share), so the
+# published shares, not the prior, set it.
+HOUSE_SCALE = 1.0
+# Prior scale of how much that house effect varies between the evidence's groups (states).
+HOUSE_GROUP_SCALE = 0.5
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -27,6 +44,12 @@ class OutcomeDraws:
     predictors: tuple[str, ...]
     alpha: np.ndarray
     effects: tuple[np.ndarray, ...]
+    # Per predictor fitted on coarse sets: the set of each of its levels (see OutcomeData).
+    level_maps: tuple[np.ndarray | None, ...] = ()
+    # Draws of the shared error of the published shares (evidence), when there were any.
+    evidence_bias: np.ndarray | None = None
+    # Draws of the survey's house effect relative to the published shares.
+    house_effect: np.ndarray | None = None
 
     @property
     def n_samples(self) -> int:
@@ -47,9 +70,26 @@ class OutcomeDraws:
         prob = np.exp(eta)
         return prob / prob.sum(axis=-1, keepdims=True)
 
+    def level_probabilities(self, index: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """:meth:`probabilities` over every predictor's levels (a set's probability copied to each of its levels)."""
+        prob = self.probabilities(index)
+        for j, owner in enumerate(self.level_maps):
+            if owner is not None:
+                prob = np.take(prob, owner, axis=1 + j)
+        return prob
+
 
 def fit_outcome(
-    data: OutcomeData, n_levels: int, shape: tuple[int, ...], *, draws: int, chains: int, seed: int, progress: bool
+    data: OutcomeData,
+    n_levels: int,
+    shape: tuple[int, ...],
+    *,
+    draws: int,
+    chains: int,
+    seed: int,
+    progress: bool,
+    evidence: EvidenceData | None = None,
+    joint: np.ndarray | None = None,
 ) -> OutcomeDraws:
     """Fit the outcome model with NUTS.
 
@@ -63,6 +103,13 @@ def fit_outcome(
         Number of levels of each predictor.
     draws, chains, seed, progress
         Sampler settings.
+    evidence
+        Published shares by group (poll averages), or None. Their groups must be predictors.
+    joint
+        With ``evidence``: the population's shares over every predictor's levels (in
+        predictor order), which turn cell probabilities into the groups' shares. The
+        posterior mean of the joint is used, so the evidence term ignores the joint's own
+        uncertainty (the forecast still carries it, draw by draw).
     """
     from populace.inference.backend import setup_jax
 
@@ -79,18 +126,53 @@ def fit_outcome(
     counts = np.bincount(inverse.ravel(), weights=data.weights)
     codes, outcome = jnp.asarray(unique[:, :-1]), jnp.asarray(unique[:, -1])
     k = n_levels - 1
+    maps = data.level_maps or (None,) * len(shape)
+    if evidence is not None:
+        poll = _evidence_terms(data, evidence, joint, maps, n_levels)
+        group_axes = [data.predictors.index(g) for g in sorted(evidence.groups, key=data.predictors.index)]
+        unique_group = np.ravel_multi_index(tuple(unique[:, j] for j in group_axes), [shape[j] for j in group_axes])
 
     def model() -> None:
         alpha = numpyro.sample("alpha", dist.Normal(0.0, INTERCEPT_SCALE).expand([k]).to_event(1))
         eta = jnp.broadcast_to(alpha, (codes.shape[0], k))
+        effects = []
         for j, levels in enumerate(shape):
             sigma = numpyro.sample(f"sigma_{j}", dist.HalfNormal(EFFECT_SCALE).expand([k]).to_event(1))
-            z = numpyro.sample(f"z_{j}", dist.Normal(0.0, 1.0).expand([levels, k]).to_event(2))
-            b = numpyro.deterministic(f"b_{j}", sigma * z)
+            raw = numpyro.sample(f"raw_{j}", dist.Normal(0.0, sigma).expand([levels - 1, k]).to_event(2))
+            b = numpyro.deterministic(f"b_{j}", jnp.asarray(_sum_zero_basis(levels)) @ raw)
+            effects.append(b)
             eta = eta + b[codes[:, j]]
         full = jnp.concatenate([jnp.zeros((eta.shape[0], 1)), eta], axis=1)
+        if evidence is not None:
+            # The survey's house effect: its rows may lean to the evidence's levels more or
+            # less than the population does; the published shares set the level, the
+            # survey the differences between groups.
+            house = numpyro.sample("survey_house_effect", dist.Normal(0.0, HOUSE_SCALE))
+            # ... and by group, pooled: where a group's published share is precise, it
+            # sets that group's level too.
+            spread = numpyro.sample("survey_house_spread", dist.HalfNormal(HOUSE_GROUP_SCALE))
+            raw = numpyro.sample("survey_house_group", dist.Normal(0.0, 1.0).expand([poll["n_groups"]]).to_event(1))
+            lean = house + spread * raw[jnp.asarray(unique_group)]
+            full = full + lean[:, None] * jnp.asarray(poll["contrast"])
         logp = jax.nn.log_softmax(full, axis=1)
         numpyro.factor("data", jnp.sum(jnp.asarray(counts) * logp[jnp.arange(logp.shape[0]), outcome]))
+        if evidence is None:
+            return
+        # The groups' true shares, from the cell probabilities over the population's cells.
+        fine = poll["fine"]
+        grid = jnp.broadcast_to(alpha, (*fine, k))
+        for j, b in enumerate(effects):
+            b = b if maps[j] is None else b[jnp.asarray(maps[j])]
+            grid = grid + b.reshape([fine[i] if i == j else 1 for i in range(len(fine))] + [k])
+        prob = jax.nn.softmax(jnp.concatenate([jnp.zeros((*fine, 1)), grid], axis=-1), axis=-1)
+        weight = jnp.asarray(poll["joint"])
+        num = (weight * prob[..., list(evidence.numerator)].sum(-1)).sum(poll["drop"])
+        den = (weight * prob[..., list(evidence.denominator)].sum(-1)).sum(poll["drop"])
+        true = (num / den)[poll["rows"]]
+        bias = numpyro.sample("evidence_bias", dist.Normal(0.0, evidence.bias))
+        extra = numpyro.sample("evidence_extra", dist.HalfNormal(evidence.bias))
+        scale = jnp.sqrt(jnp.asarray(evidence.se) ** 2 + extra**2)
+        numpyro.sample("evidence", dist.Normal(true + bias, scale), obs=jnp.asarray(evidence.share))
 
     mcmc = MCMC(
         NUTS(model),
@@ -106,4 +188,37 @@ def fit_outcome(
         predictors=data.predictors,
         alpha=np.asarray(samples["alpha"]),
         effects=tuple(np.asarray(samples[f"b_{j}"]) for j in range(len(shape))),
+        level_maps=tuple(maps),
+        evidence_bias=np.asarray(samples["evidence_bias"]) if evidence is not None else None,
+        house_effect=np.asarray(samples["survey_house_effect"]) if evidence is not None else None,
     )
+
+
+def _sum_zero_basis(levels: int) -> np.ndarray:
+    """An orthonormal basis of the vectors over ``levels`` that sum to zero, ``(levels, levels - 1)``."""
+    q, _ = np.linalg.qr(np.eye(levels) - 1.0 / levels)
+    return q[:, : levels - 1]
+
+
+def _evidence_terms(
+    data: OutcomeData, evidence: EvidenceData, joint: np.ndarray | None, maps: tuple, n_levels: int
+) -> dict:
+    """Arrays the evidence term needs: the joint over the predictors' levels, axes to sum, row indices."""
+    if joint is None:
+        raise ValueError("evidence needs the joint over the predictors' levels")
+    missing = [g for g in evidence.groups if g not in data.predictors]
+    if missing:
+        raise ValueError(f"evidence groups {missing} must be predictors of the outcome model")
+    fine = tuple(joint.shape)
+    keep = [data.predictors.index(g) for g in evidence.groups]
+    drop = tuple(i for i in range(len(fine)) if i not in keep)
+    # rows index the kept axes in predictor order
+    rows = tuple(evidence.codes[:, list(evidence.groups).index(data.predictors[a])] for a in sorted(keep))
+    contrast = np.zeros(n_levels)
+    contrast[list(evidence.numerator)] = 0.5
+    contrast[[k for k in evidence.denominator if k not in evidence.numerator]] = -0.5
+    bad = [g for g in evidence.groups if maps[data.predictors.index(g)] is not None]
+    if bad:
+        raise ValueError(f"evidence groups {bad} must be predictors given by their levels, not coarse sets")
+    n_groups = int(np.prod([fine[a] for a in sorted(keep)]))
+    return {"fine": fine, "joint": joint, "drop": drop, "rows": rows, "contrast": contrast, "n_groups": n_groups}

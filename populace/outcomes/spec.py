@@ -19,9 +19,31 @@ from populace.data.inputs import parse_csv, parse_numbers, read_source
 from populace.errors import DataError, SpecError
 from populace.spec import Spec, TableSource
 
-OUTCOME_KEYS = ("outcome", "levels", "data", "predictors", "by", "simulator")
+OUTCOME_KEYS = ("outcome", "levels", "data", "predictors", "by", "simulator", "evidence")
+EVIDENCE_KEYS = ("file", "share", "among", "bias")
+# Prior sd of an error shared by every published share (all polls off together): the
+# average absolute state poll error of US presidential elections 2000-2016 was 2-5 points
+# (Shirani-Mehr et al. 2018, "Disentangling bias and variance in election polls").
+DEFAULT_EVIDENCE_BIAS = 0.02
 DATA_KEYS = ("file", "weight")
 SIMULATOR_KEYS = ("model", "question", "answers", "template")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Evidence:
+    """Published shares of the outcome by group (poll averages), with standard errors.
+
+    The file has the group attributes' columns, ``share`` (0-1) and ``se``; ``share`` is
+    the share of the ``share`` levels among the ``among`` levels (a two-party share:
+    ``share: [trump]``, ``among: [trump, clinton]``). They enter the outcome model as
+    ``share ~ Normal(true share + bias, se^2 + extra^2)``: one ``bias`` shared by every
+    row (prior sd ``bias``) and an extra error per row (half-normal, same scale).
+    """
+
+    source: TableSource
+    share: tuple[str, ...]
+    among: tuple[str, ...]
+    bias: float = DEFAULT_EVIDENCE_BIAS
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -35,6 +57,7 @@ class OutcomeSpec:
     predictors: tuple[str, ...] | None = None
     by: tuple[str, ...] = ()
     simulator: Mapping[str, Any] | None = None
+    evidence: Evidence | None = None
     base_dir: pathlib.Path = pathlib.Path(".")
     name: str = "outcome"
 
@@ -74,8 +97,10 @@ class OutcomeSpec:
                 f"simulator.answers must give an answer text for each level, in order: {', '.join(levels)}",
                 file=path.name,
             )
+        evidence = _evidence(raw.get("evidence"), tuple(levels), path.name)
         return cls(
             outcome=raw["outcome"],
+            evidence=evidence,
             levels=tuple(levels),
             source=TableSource(file=data["file"]),
             weight=data.get("weight") or None,
@@ -104,6 +129,34 @@ def _simulator(block: object, name: str) -> dict[str, Any] | None:
     return {"model": block.get("model", "gemma3-270m"), **block}
 
 
+def _evidence(block: object, levels: tuple[str, ...], name: str) -> Evidence | None:
+    """The ``evidence`` block: published shares of the outcome by group."""
+    if block in (None, "", "null", "~"):
+        return None
+    if not isinstance(block, dict):
+        raise SpecError("'evidence' must be {file, share, among[, bias]}", file=name)
+    for key in block:
+        if key not in EVIDENCE_KEYS:
+            raise SpecError(f"unknown key '{key}' in evidence (allowed: {', '.join(EVIDENCE_KEYS)})", file=name)
+    for key in ("file", "share"):
+        if key not in block:
+            raise SpecError(f"evidence needs '{key}'", file=name)
+    share = tuple(_list(block["share"]))
+    among = tuple(_list(block.get("among") or list(levels)))
+    for level in (*share, *among):
+        if level not in levels:
+            raise SpecError(f"evidence names '{level}', not an outcome level ({', '.join(levels)})", file=name)
+    if not set(share) <= set(among):
+        raise SpecError("evidence.share must be among the evidence.among levels", file=name)
+    try:
+        bias = float(block.get("bias", DEFAULT_EVIDENCE_BIAS))
+    except ValueError:
+        raise SpecError(f"evidence.bias must be a number, got {block['bias']!r}", file=name) from None
+    if not bias > 0:
+        raise SpecError(f"evidence.bias must be positive, got {bias}", file=name)
+    return Evidence(source=TableSource(file=str(block["file"])), share=share, among=among, bias=bias)
+
+
 def _list(value: object) -> list[str]:
     if isinstance(value, str):
         return [v.strip() for v in value.split(",") if v.strip()]
@@ -121,6 +174,24 @@ class OutcomeData:
     outcome: np.ndarray  # (rows,), outcome level indices
     weights: np.ndarray  # (rows,), summing to Kish's effective sample size
     n_rows: int
+    # Per predictor: None when the data give its levels; for a predictor the data give
+    # only as coarse sets (college yes/no), the set of each of its levels, and the codes
+    # run over the sets.
+    level_maps: tuple[np.ndarray | None, ...] = ()
+    sizes: tuple[int, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EvidenceData:
+    """Checked published shares: group codes, shares, standard errors, and which levels count."""
+
+    groups: tuple[str, ...]
+    codes: np.ndarray  # (rows, groups): level indices
+    share: np.ndarray
+    se: np.ndarray
+    numerator: tuple[int, ...]
+    denominator: tuple[int, ...]
+    bias: float
 
 
 def load_outcome_data(outcome: OutcomeSpec, spec: Spec) -> OutcomeData:
@@ -166,14 +237,32 @@ def load_outcome_data(outcome: OutcomeSpec, spec: Spec) -> OutcomeData:
             )
         y[row] = lookup[value]
     codes = np.full((len(frame), len(predictors)), -1)
+    level_maps: list[np.ndarray | None] = []
+    sizes: list[int] = []
     for j, p in enumerate(predictors):
-        levels = {v: i for i, v in enumerate(spec.attribute(p).levels)}
-        for row, value in enumerate(frame[p].tolist()):
+        attribute = spec.attribute(p)
+        values = frame[p].tolist()
+        coarse = attribute.coarse and any(v in attribute.coarse_names for v in values)
+        level_maps.append(_coarse_levels(attribute, name, p) if coarse else None)
+        names = attribute.coarse_names if coarse else attribute.levels
+        sizes.append(len(names))
+        levels = {v: i for i, v in enumerate(names)}
+        for row, value in enumerate(values):
             if value == "":
                 continue
             if value not in levels:
+                what = "coarse set" if coarse else "level"
                 raise DataError(
-                    f"unknown level '{value}' for attribute '{p}'", file=name, row=row + 1, column=p, value=value
+                    f"unknown {what} '{value}' for attribute '{p}' (one of {', '.join(names)}"
+                    + (
+                        "; a predictor is given either by its levels or by its coarse sets, not both)"
+                        if coarse
+                        else ")"
+                    ),
+                    file=name,
+                    row=row + 1,
+                    column=p,
+                    value=value,
                 )
             codes[row, j] = levels[value]
     weights = parse_numbers(frame, name, outcome.weight, "weight") if outcome.weight else np.ones(len(frame))
@@ -188,4 +277,76 @@ def load_outcome_data(outcome: OutcomeSpec, spec: Spec) -> OutcomeData:
         outcome=y[keep],
         weights=w * n_eff / w.sum(),
         n_rows=int(keep.sum()),
+        level_maps=tuple(level_maps),
+        sizes=tuple(sizes),
+    )
+
+
+def _coarse_levels(attribute: Any, name: str, column: str) -> np.ndarray:
+    """The coarse set of each level, when the sets cover every level exactly once."""
+    owner = np.full(len(attribute.levels), -1)
+    for j, members in enumerate(attribute.coarse_sets):
+        for level in members:
+            if owner[level] >= 0:
+                raise DataError(
+                    f"the coarse sets of '{attribute.name}' overlap at '{attribute.levels[level]}': a predictor "
+                    "given by coarse sets needs each level in exactly one set",
+                    file=name,
+                    column=column,
+                )
+            owner[level] = j
+    if (owner < 0).any():
+        missing = attribute.levels[int(np.argmin(owner))]
+        raise DataError(
+            f"level '{missing}' of '{attribute.name}' is in no coarse set: a predictor given by coarse sets "
+            "needs each level in exactly one set",
+            file=name,
+            column=column,
+        )
+    return owner
+
+
+def load_evidence(outcome: OutcomeSpec, spec: Spec) -> EvidenceData:
+    """Read and check the outcome spec's published shares against the population's attributes.
+
+    Raises
+    ------
+    DataError
+        A column that is not an attribute, ``share`` or ``se``; an unknown level; a share
+        outside [0, 1] or a standard error that is not positive; naming file, row and column.
+    """
+    evidence = outcome.evidence
+    if evidence is None:
+        raise ValueError("the outcome spec has no evidence block")
+    name = evidence.source.file
+    frame = parse_csv(read_source(evidence.source, outcome.base_dir), name)
+    for col in ("share", "se"):
+        if col not in frame.columns:
+            raise DataError(f"has no '{col}' column (evidence files have group columns, share and se)", file=name)
+    groups = tuple(c for c in frame.columns if c not in ("share", "se"))
+    for g in groups:
+        if g not in spec.names:
+            raise DataError(f"is not an attribute of the posterior ({', '.join(spec.names)})", file=name, column=g)
+    codes = np.zeros((len(frame), len(groups)), dtype=int)
+    for j, g in enumerate(groups):
+        levels = {v: i for i, v in enumerate(spec.attribute(g).levels)}
+        for row, value in enumerate(frame[g].tolist()):
+            if value not in levels:
+                raise DataError(f"unknown level '{value}' for attribute '{g}'", file=name, row=row + 1, column=g)
+            codes[row, j] = levels[value]
+    share = parse_numbers(frame, name, "share", "share")
+    se = parse_numbers(frame, name, "se", "standard error")
+    for row in range(len(frame)):
+        if share[row] > 1:
+            raise DataError(f"share {share[row]} is above 1", file=name, row=row + 1, column="share")
+        if se[row] <= 0:
+            raise DataError("a standard error must be positive", file=name, row=row + 1, column="se")
+    return EvidenceData(
+        groups=groups,
+        codes=codes,
+        share=share,
+        se=se,
+        numerator=tuple(outcome.levels.index(v) for v in evidence.share),
+        denominator=tuple(outcome.levels.index(v) for v in evidence.among),
+        bias=evidence.bias,
     )

@@ -1,0 +1,240 @@
+"""The 2016 US presidential election as a populace case: census tables, survey, polls, results.
+
+Reads the real data in ``populace/data/us2016/`` (provenance in its README) and writes a
+case folder that the command line fits: the 50-state joint of state x race x sex x age
+x education from the three ACS tables (exact) plus CCES respondents as microdata (their
+college yes/no as coarse education), and outcome specs for the forecast (pre-election
+vote and turnout intent, with state poll averages as evidence) and for the
+post-election analysis (validated turnout and post-election vote).
+
+Examples
+--------
+>>> sorted(results().columns)[:3]
+['state', 'trump', 'votes_clinton']
+>>> round(national_result(), 3)
+0.489
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.resources
+import pathlib
+
+import numpy as np
+import pandas as pd
+
+AGES = ("18-29", "30-39", "40-49", "50-59", "60-69", "70+")
+AGE_EDGES = (17, 29, 39, 49, 59, 69, 200)
+RACES = ("White", "Black", "Hispanic", "Other")
+SEXES = ("female", "male")
+EDUCATION = ("No HS", "HS", "Some college", "4-Year College", "Post-grad")
+COARSE_EDUCATION = {"no college": EDUCATION[:3], "college": EDUCATION[3:]}
+# Outcome levels: a respondent's vote, or abstaining (not voting is a level, so turnout
+# differences between cells weigh the vote shares when they are post-stratified).
+VOTE_LEVELS = ("trump", "clinton", "other", "abstain")
+TWO_PARTY = ("trump", "clinton")
+THIRD_PARTIES = ("johnson", "stein", "other", "mcmullin")
+ELECTION_DAY = "2016-11-08"
+# Polls averaged for the forecast: those ending in the last two weeks before election day.
+POLL_DAYS = 14
+
+
+def _read(name: str) -> pd.DataFrame:
+    path = importlib.resources.files("populace.data") / "us2016" / name
+    with importlib.resources.as_file(path) as file:
+        return pd.read_csv(file, keep_default_na=False, na_values=[""])
+
+
+def states() -> tuple[str, ...]:
+    """The 50 states' postal codes (no DC: the ACS tables hold the 50 states)."""
+    return tuple(sorted(_read("acs_state_race.csv")["state"].unique()))
+
+
+def acs_tables() -> dict[str, pd.DataFrame]:
+    """The three published ACS tables of adults: by state x sex x age, state x race, state x education."""
+    return {
+        "state_sex_age.csv": _read("acs_state_sex_age.csv"),
+        "state_race.csv": _read("acs_state_race.csv"),
+        "state_education.csv": _read("acs_state_education.csv"),
+    }
+
+
+def cces() -> pd.DataFrame:
+    """CCES 2016 respondents in the 50 states, on the case's levels.
+
+    Columns: ``state``, ``race`` (4 levels), ``sex``, ``age`` (6 groups), ``education``
+    (coarse: ``college`` or ``no college``), ``vote_pre`` (pre-election intent on
+    :data:`VOTE_LEVELS`; empty for "not sure"), ``vote_post`` (post-election report;
+    ``abstain`` for respondents not validated as voters; empty where not asked), and
+    ``validated`` (bool).
+    """
+    raw = _read("cces2016.csv.gz")
+    raw = raw[raw["state"].isin(states())].copy()
+    out = pd.DataFrame({"state": raw["state"]})
+    out["race"] = raw["race"].where(raw["race"].isin(RACES[:3]), "Other")
+    out["sex"] = raw["sex"]
+    out["age"] = pd.cut(raw["age"], AGE_EDGES, labels=AGES).astype(str)
+    out["education"] = np.where(raw["college"] == "yes", "college", "no college")
+    pre = raw["vote_intent_pre"].fillna("not sure")
+    vote = pre.map({"trump": "trump", "clinton": "clinton", "will not vote": "abstain"})
+    vote = vote.where(~pre.isin(("johnson", "stein", "other")), "other")
+    vote = vote.where(raw["turnout_intent_pre"] != "no", "abstain")
+    out["vote_pre"] = vote.fillna("")
+    post = raw["vote_post"].map({"trump": "trump", "clinton": "clinton", "did not vote": "abstain"})
+    post = post.where(~raw["vote_post"].isin(THIRD_PARTIES), "other")
+    validated = raw["validated_voter"] == "yes"
+    post = post.where(validated, "abstain")
+    out["vote_post"] = post.fillna("")
+    out["validated"] = validated
+    return out.reset_index(drop=True)
+
+
+def results() -> pd.DataFrame:
+    """Official results by state: ``trump`` (two-party share), vote counts, VAP and VEP."""
+    raw = _read("results2016.csv")
+    raw = raw[raw["state"].isin(states())].copy()
+    raw["trump"] = raw["votes_trump"] / (raw["votes_trump"] + raw["votes_clinton"])
+    return raw[["state", "trump", "votes_trump", "votes_clinton", "votes_total", "vap", "vep"]].reset_index(drop=True)
+
+
+def national_result() -> float:
+    """The actual national two-party Trump share (summed vote counts, 50 states)."""
+    r = results()
+    return float(r["votes_trump"].sum() / (r["votes_trump"].sum() + r["votes_clinton"].sum()))
+
+
+def polls(days: int = POLL_DAYS) -> pd.DataFrame:
+    """State polls that ended in the ``days`` days before election day (all known before it)."""
+    raw = _read("polls2016.csv")
+    end = pd.to_datetime(raw["enddate"])
+    day = pd.Timestamp(ELECTION_DAY)
+    keep = (end < day) & (end >= day - pd.Timedelta(days=days)) & raw["samplesize"].notna()
+    keep &= raw["rawpoll_trump"].notna() & raw["rawpoll_clinton"].notna()
+    return raw[keep & raw["state"].isin(states())].reset_index(drop=True)
+
+
+def poll_average(days: int = POLL_DAYS) -> pd.DataFrame:
+    """Two-party Trump share by state: the plain mean of the recent polls' two-party shares.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``state``, ``share``, ``se`` (binomial, on the polls' pooled two-party
+        respondents; it ignores house effects and shared error, which the outcome model
+        adds), ``polls`` and ``respondents``. States without a recent poll are absent.
+    """
+    p = polls(days)
+    two = p["samplesize"] * (p["rawpoll_trump"] + p["rawpoll_clinton"]) / 100
+    frame = pd.DataFrame(
+        {"state": p["state"], "n": two, "s": p["rawpoll_trump"] / (p["rawpoll_trump"] + p["rawpoll_clinton"])}
+    )
+    grouped = frame.groupby("state").agg(n=("n", "sum"), share=("s", "mean"), polls=("n", "size"))
+    share = grouped["share"]
+    return pd.DataFrame(
+        {
+            "state": grouped.index,
+            "share": share.values,
+            "se": np.sqrt(share * (1 - share) / grouped["n"]).values,
+            "polls": grouped["polls"].values,
+            "respondents": grouped["n"].round().astype(int).values,
+        }
+    )
+
+
+def uniform_swing() -> pd.Series:
+    """2012's two-party Republican share by state shifted by the national swing in the polls.
+
+    The swing is the average over states of (recent state poll average minus 2012
+    share), weighted by voting-age population; states without recent polls get the
+    same swing. 2012's shares in ``pscl::presidentialElections`` are of all votes
+    (third parties took 1.7% nationally), so the two-party share is taken as
+    ``R / (R + D)`` with ``R = 100 - D - 1.7``.
+    """
+    d = _read("results2012.csv").set_index("state")["dem_share_2012"]
+    rep = 100 - d - 1.7
+    share12 = rep / (rep + d)
+    vap = results().set_index("state")["vap"]
+    avg = poll_average().set_index("state")["share"]
+    both = avg.index.intersection(share12.index)
+    swing = float(((avg[both] - share12[both]) * vap[both]).sum() / vap[both].sum())
+    return (share12 + swing).rename("trump")
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """Files of a written case: the joint's spec, and the outcome specs."""
+
+    folder: pathlib.Path
+    spec: pathlib.Path
+    forecast: pathlib.Path
+    analysis: pathlib.Path
+
+
+def write_case(folder: str | pathlib.Path, *, sample: int = 5000, seed: int = 0, days: int = POLL_DAYS) -> Case:
+    """Write the 2016 case: the 50-state spec, its tables and sample, and two outcome specs.
+
+    Parameters
+    ----------
+    folder
+        Where to write (created if missing).
+    sample
+        CCES respondents (drawn at random) whose demographics are the joint's microdata.
+        Every respondent's answers feed the outcome models.
+    seed
+        Seed of that draw.
+    days
+        Polls of the last ``days`` days before election day are the forecast's evidence.
+
+    Returns
+    -------
+    Case
+        ``spec`` (the joint), ``forecast`` (pre-election intent and the polls: only what
+        was known before election day) and ``analysis`` (validated turnout and
+        post-election vote: known only after).
+    """
+    import yaml
+
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, table in acs_tables().items():
+        table.to_csv(folder / name, index=False)
+    people = cces()
+    rng = np.random.default_rng(seed)
+    rows = rng.choice(len(people), size=min(sample, len(people)), replace=False)
+    demographics = ["state", "race", "sex", "age", "education"]
+    people.iloc[np.sort(rows)][demographics].to_csv(folder / "sample.csv", index=False)
+    people[demographics + ["vote_pre"]].to_csv(folder / "survey_pre.csv", index=False)
+    people[demographics + ["vote_post"]].to_csv(folder / "survey_post.csv", index=False)
+    poll_average(days)[["state", "share", "se"]].to_csv(folder / "polls.csv", index=False)
+    spec = {
+        "attributes": {
+            "state": {"levels": list(states()), "role": "geography"},
+            "race": {"levels": list(RACES)},
+            "sex": {"levels": list(SEXES)},
+            "age": {"levels": list(AGES), "ordered": True},
+            "education": {
+                "levels": list(EDUCATION),
+                "ordered": True,
+                "coarse": {k: list(v) for k, v in COARSE_EDUCATION.items()},
+            },
+        },
+        "marginals": [{"file": name} for name in acs_tables()],
+        "microdata": {"file": "sample.csv"},
+    }
+    (folder / "spec.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    outcome = {
+        "outcome": "vote_pre",
+        "levels": list(VOTE_LEVELS),
+        "data": {"file": "survey_pre.csv"},
+        "predictors": demographics,
+        "by": ["state"],
+        "evidence": {"file": "polls.csv", "share": ["trump"], "among": list(TWO_PARTY)},
+    }
+    (folder / "forecast.yaml").write_text(yaml.safe_dump(outcome, sort_keys=False))
+    analysis = {**outcome, "outcome": "vote_post", "data": {"file": "survey_post.csv"}}
+    del analysis["evidence"]
+    (folder / "analysis.yaml").write_text(yaml.safe_dump(analysis, sort_keys=False))
+    return Case(
+        folder=folder, spec=folder / "spec.yaml", forecast=folder / "forecast.yaml", analysis=folder / "analysis.yaml"
+    )

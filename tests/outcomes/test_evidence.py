@@ -1,0 +1,149 @@
+"""Published shares as evidence, coarse predictors and two-party shares in the outcome model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import populace as pp
+from populace.errors import DataError, SpecError
+from populace.outcomes.forecast import forecast_table
+from populace.outcomes.model import OutcomeDraws, _sum_zero_basis
+from populace.outcomes.spec import OutcomeSpec, load_evidence, load_outcome_data
+from tests.fakes import KNOWN_JOINT, known_spec, posterior_from_draws
+
+SPEC = """
+attributes:
+  state: {levels: [a, b]}
+  edu:
+    levels: [hs, some, ba]
+    coarse: {no college: [hs, some], college: [ba]}
+marginals:
+  - file: state_edu.csv
+"""
+OUTCOME = """
+outcome: vote
+levels: [r, d, none]
+data: {file: survey.csv}
+predictors: [state, edu]
+by: [state]
+"""
+# The population: state a leans r, state b leans d; college leans d everywhere.
+TABLE = "state,edu,count\na,hs,300\na,some,200\na,ba,100\nb,hs,150\nb,some,150\nb,ba,300\n"
+
+
+def _case(tmp_path, evidence: str = "", polls: str = "state,share,se\na,0.6,0.01\nb,0.4,0.01\n"):
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    (tmp_path / "state_edu.csv").write_text(TABLE)
+    (tmp_path / "polls.csv").write_text(polls)
+    (tmp_path / "outcome.yaml").write_text(OUTCOME + evidence)
+    return pp.Spec.from_yaml(tmp_path / "spec.yaml"), tmp_path / "outcome.yaml"
+
+
+EVIDENCE = "evidence: {file: polls.csv, share: [r], among: [r, d]}\n"
+
+
+def test_the_evidence_block_is_read_and_checked(tmp_path) -> None:
+    spec, path = _case(tmp_path, EVIDENCE)
+    outcome = OutcomeSpec.from_yaml(path)
+    assert outcome.evidence.share == ("r",) and outcome.evidence.among == ("r", "d") and outcome.evidence.bias > 0
+    data = load_evidence(outcome, spec)
+    assert data.groups == ("state",) and data.numerator == (0,) and data.denominator == (0, 1)
+    np.testing.assert_allclose(data.share, [0.6, 0.4])
+    for bad, words in [
+        ("evidence: {file: polls.csv, share: [x]}\n", "not an outcome level"),
+        ("evidence: {file: polls.csv, share: [r], among: [d, none]}\n", "must be among"),
+        ("evidence: {file: polls.csv, share: [r], bias: -1}\n", "positive"),
+        ("evidence: {file: polls.csv, share: [r], weight: 2}\n", "unknown key 'weight'"),
+    ]:
+        _case(tmp_path, bad)
+        with pytest.raises(SpecError, match=words):
+            OutcomeSpec.from_yaml(path)
+
+
+@pytest.mark.parametrize(
+    ("polls", "words"),
+    [
+        ("state,share\na,0.5\n", "no 'se' column"),
+        ("state,share,se\nc,0.5,0.01\n", "unknown level 'c'"),
+        ("state,share,se\na,1.5,0.01\n", "above 1"),
+        ("state,share,se\na,0.5,0\n", "must be positive"),
+        ("region,share,se\na,0.5,0.01\n", "not an attribute"),
+    ],
+)
+def test_bad_evidence_files_name_the_file_and_the_problem(tmp_path, polls: str, words: str) -> None:
+    spec, path = _case(tmp_path, EVIDENCE, polls)
+    with pytest.raises(DataError, match=words) as info:
+        load_evidence(OutcomeSpec.from_yaml(path), spec)
+    assert "polls.csv" in str(info.value)
+
+
+def test_a_predictor_given_by_coarse_sets_is_coded_by_set(tmp_path) -> None:
+    spec, path = _case(tmp_path)
+    (tmp_path / "survey.csv").write_text("state,edu,vote\na,college,d\nb,no college,r\na,no college,none\n")
+    data = load_outcome_data(OutcomeSpec.from_yaml(path), spec)
+    assert data.sizes == (2, 2)
+    assert data.level_maps[0] is None and data.level_maps[1].tolist() == [0, 0, 1]
+    assert data.codes[:, 1].tolist() == [1, 0, 0]
+    (tmp_path / "survey.csv").write_text("state,edu,vote\na,college,d\nb,hs,r\n")
+    with pytest.raises(DataError, match="either by its levels or by its coarse sets"):
+        load_outcome_data(OutcomeSpec.from_yaml(path), spec)
+
+
+def test_level_probabilities_copy_a_set_to_its_levels() -> None:
+    effects = np.array([[[0.0], [2.0]]])  # one draw, two sets, one logit
+    model = OutcomeDraws(
+        predictors=("edu",), alpha=np.zeros((1, 1)), effects=(effects,), level_maps=(np.array([0, 0, 1]),)
+    )
+    prob = model.level_probabilities()
+    assert prob.shape == (1, 3, 2)
+    np.testing.assert_allclose(prob[0, 0], prob[0, 1])
+    np.testing.assert_allclose(prob[0, 2], model.probabilities()[0, 1])
+
+
+def test_the_sum_zero_basis_is_orthonormal_and_sums_to_zero() -> None:
+    for levels in (2, 3, 50):
+        q = _sum_zero_basis(levels)
+        assert q.shape == (levels, levels - 1)
+        np.testing.assert_allclose(q.sum(axis=0), 0, atol=1e-12)
+        np.testing.assert_allclose(q.T @ q, np.eye(levels - 1), atol=1e-12)
+
+
+def test_among_reports_shares_among_the_named_levels_only() -> None:
+    spec = known_spec()
+    p = np.broadcast_to(KNOWN_JOINT, (1, 3, *KNOWN_JOINT.shape)).copy()
+    post = posterior_from_draws(spec, pp.data.load_inputs(spec), p)
+    # P(level | age): constant 0.5 / 0.3 / 0.2 for levels x, y, z
+    logits = np.log(np.array([0.3, 0.2]) / 0.5)
+    model = OutcomeDraws(predictors=(), alpha=np.broadcast_to(logits, (3, 2)).copy(), effects=())
+    table = forecast_table(post, model, [], ["x", "y", "z"], among=["x", "y"])
+    assert table["level"].tolist() == ["x", "y"]
+    np.testing.assert_allclose(table["mean"], [0.5 / 0.8, 0.3 / 0.8])
+    with pytest.raises(DataError, match="two or more outcome levels"):
+        forecast_table(post, model, [], ["x", "y", "z"], among=["x"])
+
+
+@pytest.mark.pipeline
+def test_evidence_sets_the_level_where_the_survey_leans(tmp_path) -> None:
+    # The survey over-represents d voters in every cell; the published shares are right.
+    spec, path = _case(tmp_path, EVIDENCE.replace("}", ", bias: 0.01}"))
+    rng = np.random.default_rng(0)
+    true_r = {("a", "no college"): 0.75, ("a", "college"): 0.45, ("b", "no college"): 0.55, ("b", "college"): 0.25}
+    rows = []
+    for (state, edu), share in true_r.items():
+        lean = share / (share + 2.0 * (1 - share))  # twice as many d voters answer
+        for _ in range(400):
+            rows.append(f"{state},{edu},{'r' if rng.random() < lean else 'd'}")
+    (tmp_path / "survey.csv").write_text("state,edu,vote\n" + "\n".join(rows) + "\n")
+    weights = {"a": (500, 100), "b": (300, 300)}
+    truth = {s: (w[0] * true_r[(s, "no college")] + w[1] * true_r[(s, "college")]) / sum(w) for s, w in weights.items()}
+    polls = "state,share,se\n" + "".join(f"{s},{v:.4f},0.01\n" for s, v in truth.items())
+    (tmp_path / "polls.csv").write_text(polls)
+    joint = np.array([[300, 200, 100], [150, 150, 300]], dtype=float) / 1200
+    post = posterior_from_draws(spec, pp.data.load_inputs(spec), np.broadcast_to(joint, (1, 20, 2, 3)).copy())
+    with_polls = pp.forecast(post, path, draws=300, chains=1, seed=0, among=["r", "d"]).set_index(["state", "level"])
+    (tmp_path / "outcome.yaml").write_text(OUTCOME)
+    survey_only = pp.forecast(post, path, draws=300, chains=1, seed=0, among=["r", "d"]).set_index(["state", "level"])
+    for state, share in truth.items():
+        assert with_polls.loc[(state, "r"), "mean"] == pytest.approx(share, abs=0.03)
+        assert survey_only.loc[(state, "r"), "mean"] < share - 0.08  # the survey alone leans d
