@@ -142,22 +142,39 @@ def poll_average(days: int = POLL_DAYS) -> pd.DataFrame:
     )
 
 
-def uniform_swing() -> pd.Series:
-    """2012's two-party Republican share by state shifted by the national swing in the polls.
+def share_2012() -> pd.Series:
+    """2012's two-party Republican share by state.
 
-    The swing is the average over states of (recent state poll average minus 2012
-    share), weighted by voting-age population; states without recent polls get the
-    same swing. 2012's shares in ``pscl::presidentialElections`` are of all votes
-    (third parties took 1.7% nationally), so the two-party share is taken as
-    ``R / (R + D)`` with ``R = 100 - D - 1.7``.
+    ``pscl::presidentialElections`` gives the Democratic share of all votes (third parties
+    took 1.7% nationally in 2012), so the two-party share is taken as ``R / (R + D)``
+    with ``R = 100 - D - 1.7``.
     """
     d = _read("results2012.csv").set_index("state")["dem_share_2012"]
     rep = 100 - d - 1.7
-    share12 = rep / (rep + d)
-    vap = results().set_index("state")["vap"]
-    avg = poll_average().set_index("state")["share"]
-    both = avg.index.intersection(share12.index)
-    swing = float(((avg[both] - share12[both]) * vap[both]).sum() / vap[both].sum())
+    return (rep / (rep + d)).rename("trump")
+
+
+def national_2012() -> float:
+    """2012's national two-party Republican share, states weighted by their 2016 votes."""
+    votes = results().set_index("state")["votes_total"]
+    return float((share_2012() * votes).sum() / votes.sum())
+
+
+def uniform_swing(swing: float | None = None) -> pd.Series:
+    """2012's two-party Republican share by state shifted by one national swing.
+
+    Parameters
+    ----------
+    swing
+        The swing; default: the average over states of (recent state poll average minus
+        2012 share), weighted by voting-age population, known before election day.
+    """
+    share12 = share_2012()
+    if swing is None:
+        vap = results().set_index("state")["vap"]
+        avg = poll_average().set_index("state")["share"]
+        both = avg.index.intersection(share12.index)
+        swing = float(((avg[both] - share12[both]) * vap[both]).sum() / vap[both].sum())
     return (share12 + swing).rename("trump")
 
 
