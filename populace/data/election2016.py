@@ -65,9 +65,10 @@ def cces() -> pd.DataFrame:
 
     Columns: ``state``, ``race`` (4 levels), ``sex``, ``age`` (6 groups), ``education``
     (coarse: ``college`` or ``no college``), ``vote_pre`` (pre-election intent on
-    :data:`VOTE_LEVELS`; empty for "not sure"), ``vote_post`` (post-election report;
-    ``abstain`` for respondents not validated as voters; empty where not asked), and
-    ``validated`` (bool).
+    :data:`VOTE_LEVELS`; empty for "not sure"), ``vote_post`` (post-election wave only:
+    ``abstain`` for respondents not validated as voters, the reported vote for validated
+    voters; empty for non-respondents of that wave and validated voters without a
+    usable answer), and ``validated`` (bool).
     """
     raw = _read("cces2016.csv.gz")
     raw = raw[raw["state"].isin(states())].copy()
@@ -81,10 +82,14 @@ def cces() -> pd.DataFrame:
     vote = vote.where(~pre.isin(("johnson", "stein", "other")), "other")
     vote = vote.where(raw["turnout_intent_pre"] != "no", "abstain")
     out["vote_pre"] = vote.fillna("")
-    post = raw["vote_post"].map({"trump": "trump", "clinton": "clinton", "did not vote": "abstain"})
+    # Post-election: respondents of the post-election wave only; a vote file says who voted
+    # (not validated: abstained), the post-election answer how (a validated voter with no
+    # usable answer is dropped rather than counted as a non-voter).
+    post = raw["vote_post"].map({"trump": "trump", "clinton": "clinton"})
     post = post.where(~raw["vote_post"].isin(THIRD_PARTIES), "other")
     validated = raw["validated_voter"] == "yes"
     post = post.where(validated, "abstain")
+    post = post.where(raw["took_post_wave"] == "yes", None)
     out["vote_post"] = post.fillna("")
     out["validated"] = validated
     return out.reset_index(drop=True)
