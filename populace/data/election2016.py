@@ -9,10 +9,10 @@ post-election analysis (validated turnout and post-election vote).
 
 Examples
 --------
->>> sorted(results().columns)[:3]
-['state', 'trump', 'votes_clinton']
->>> round(national_result(), 3)
-0.489
+>>> list(results().columns[:2]), len(results())
+(['state', 'trump'], 50)
+>>> round(national_result(), 4)
+0.4899
 """
 
 from __future__ import annotations
