@@ -200,7 +200,8 @@ def state_map(table: pd.DataFrame, level: str, path: pathlib.Path, actual: pd.Se
         text = f"{state}\n{mean:.0%}\n{lower:.0%}-{upper:.0%}"
         if truth is not None:
             text += f"\nactual {truth:.0%}"
-        ax.text(col + 0.475, -row + 0.475, text, ha="center", va="center", fontsize=6.5)
+        ink = "white" if abs(mean - 0.5) > 0.12 else "black"
+        ax.text(col + 0.475, -row + 0.475, text, ha="center", va="center", fontsize=6.5, color=ink)
     ax.set_xlim(-0.2, 12.2)
     ax.set_ylim(-7.2, 1.1)
     ax.set_aspect("equal")
