@@ -11,8 +11,8 @@ the 50-state joint of state x race x sex x age x education (12,000 cells) from t
 ACS state tables (exact) and 5,000 CCES respondents' demographics (college yes/no as
 coarse education), fitted by ``populace fit``; then ``populace forecast`` with an outcome
 model of the CCES pre-election vote and turnout intent (trump, clinton, other, abstain)
-whose state levels are set by the state poll averages of the last two weeks (evidence,
-with a shared poll error), two-party shares by state and nationally. Only what was known
+whose levels are set by the state and national poll averages of the last two weeks
+(evidence, each source with its shared error), two-party shares by state and nationally. Only what was known
 before 8 November 2016 enters the forecast. The post-election analysis models validated
 turnout and the post-election vote instead, without polls. Both are scored against the
 official results (``results2016.csv``), beside the anchors a forecaster would use.
@@ -105,7 +105,10 @@ def forecast(request: dict[str, Any]) -> dict[str, Any]:
             "national": _trump(national).iloc[0].to_dict(),
         }
         if model.evidence_bias is not None:
-            row["poll_bias"] = [float(model.evidence_bias.mean()), float(model.evidence_bias.std())]
+            row["poll_bias"] = {
+                name: [float(b.mean()), float(b.std())]
+                for name, b in zip(model.evidence_names, model.evidence_bias.T, strict=True)
+            }
         if name == "forecast":
             frame = point_posterior(post, ipf(post.inputs(), 0.5))
             row["ipf_states"] = _trump(pp.forecast(frame, path, by=["state"], model=model, among=TWO_PARTY)).to_dict(
@@ -322,10 +325,13 @@ def render(results: dict[str, Any], figure: str) -> str:
         "all adults and never cross vote; the polls are toplines among likely voters, not counts of adults; and a "
         "vote x turnout grid would multiply the joint's 12,000 cells by eight. So the joint stays demographic, and "
         "a multilevel logit of the CCES pre-election intent (trump, clinton, other, abstain: turnout enters as "
-        "abstaining) on state, race, sex, age and college is post-stratified over it draw by draw. The state poll "
-        "averages enter that model as evidence on each state's two-party share (`evidence:` in the outcome spec), "
-        "with one error shared by all polls (prior sd 2 pp) and a per-state error; the CCES gets a house effect "
-        "(its lean relative to the polls, national and by state), so the polls set each state's level and the "
+        "abstaining) on state, race, sex, age and college is post-stratified over it draw by draw. Two sources "
+        "of published shares enter that model as evidence (`evidence:` in the outcome spec): the state poll "
+        "averages, on each state's two-party share, with one error shared by all states (prior sd 2 pp) and each "
+        "state's own error (sd 2 pp); and the national poll average of the same two weeks, on the national "
+        "two-party share, with its own shared error (prior sd 1 pp; its own error 0.5 pp). The national average "
+        "tells how far the state polls together sit from the national polls. The CCES gets a house effect (its "
+        "lean relative to the polls, national and by state, pooled), so the polls set each state's level and the "
         "survey the differences between groups within it.",
         "",
     ]
@@ -358,9 +364,11 @@ def _forecast_table(results: dict[str, Any], actual: pd.Series) -> list[str]:
     )
     for name, s in results["anchors"].items():
         rows.append(f"| {name} | – | – | {s['mae_pp']:.2f} | {s['bias_pp']:+.2f} | – |")
-    bias = out["forecast"].get("poll_bias")
+    bias = out["forecast"].get("poll_bias") or {}
     note = (
-        f" The model's shared poll error came out at {bias[0] * 100:+.1f} pp (sd {bias[1] * 100:.1f}; prior sd 2)."
+        " The model's shared poll errors came out at "
+        + ", ".join(f"{name} {b[0] * 100:+.1f} pp (sd {b[1] * 100:.1f})" for name, b in bias.items())
+        + " (prior sd 2 for the state polls, 1 for the national)."
         if bias
         else ""
     )

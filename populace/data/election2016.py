@@ -4,7 +4,7 @@ Reads the real data in ``populace/data/us2016/`` (provenance in its README) and 
 case folder that the command line fits: the 50-state joint of state x race x sex x age
 x education from the three ACS tables (exact) plus CCES respondents as microdata (their
 college yes/no as coarse education), and outcome specs for the forecast (pre-election
-vote and turnout intent, with state poll averages as evidence) and for the
+vote and turnout intent, with state and national poll averages as evidence) and for the
 post-election analysis (validated turnout and post-election vote).
 
 Examples
@@ -38,6 +38,13 @@ THIRD_PARTIES = ("johnson", "stein", "other", "mcmullin")
 ELECTION_DAY = "2016-11-08"
 # Polls averaged for the forecast: those ending in the last two weeks before election day.
 POLL_DAYS = 14
+# Prior sd of the error shared by all of a source's averages, and of each average's own
+# error (the outcome spec's evidence ``bias`` and ``error``). State polls: the outcome
+# spec's defaults (2 points each). National polls: the final national polling averages of
+# 2004, 2008 and 2012 missed the two-party vote by about 0.5, 0.2 and 1.6 points (the
+# RealClearPolitics final margins against the results), so 1 point shared, 0.5 its own.
+NATIONAL_POLL_BIAS = 0.01
+NATIONAL_POLL_ERROR = 0.005
 
 
 def _read(name: str) -> pd.DataFrame:
@@ -109,34 +116,46 @@ def national_result() -> float:
     return float(r["votes_trump"].sum() / (r["votes_trump"].sum() + r["votes_clinton"].sum()))
 
 
-def polls(days: int = POLL_DAYS) -> pd.DataFrame:
-    """State polls that ended in the ``days`` days before election day (all known before it)."""
-    raw = _read("polls2016.csv")
+def polls(days: int = POLL_DAYS, *, national: bool = False) -> pd.DataFrame:
+    """State polls (or with ``national``, national polls) that ended in the ``days`` days before election day."""
+    raw = _read("polls2016_national.csv" if national else "polls2016.csv")
     end = pd.to_datetime(raw["enddate"])
     day = pd.Timestamp(ELECTION_DAY)
     keep = (end < day) & (end >= day - pd.Timedelta(days=days)) & raw["samplesize"].notna()
     keep &= raw["rawpoll_trump"].notna() & raw["rawpoll_clinton"].notna()
-    return raw[keep & raw["state"].isin(states())].reset_index(drop=True)
+    if not national:
+        keep &= raw["state"].isin(states())
+    return raw[keep].reset_index(drop=True)
 
 
-def poll_average(days: int = POLL_DAYS) -> pd.DataFrame:
-    """Two-party Trump share by state: the plain mean of the recent polls' two-party shares.
+def poll_average(days: int = POLL_DAYS, *, national: bool = False) -> pd.DataFrame:
+    """Two-party Trump share by state (or nationally): the plain mean of the recent polls' two-party shares.
 
     Returns
     -------
     pandas.DataFrame
-        ``state``, ``share``, ``se`` (binomial, on the polls' pooled two-party
-        respondents; it ignores house effects and shared error, which the outcome model
-        adds), ``polls`` and ``respondents``. States without a recent poll are absent.
+        ``state`` (absent with ``national``), ``share``, ``se`` (binomial, on the polls'
+        pooled two-party respondents; it ignores house effects and shared error, which
+        the outcome model adds), ``polls`` and ``respondents``. States without a recent
+        poll are absent.
+
+    Examples
+    --------
+    >>> round(float(poll_average(national=True)["share"].iloc[0]), 3)
+    0.487
     """
-    p = polls(days)
+    p = polls(days, national=national)
     two = p["samplesize"] * (p["rawpoll_trump"] + p["rawpoll_clinton"]) / 100
     frame = pd.DataFrame(
-        {"state": p["state"], "n": two, "s": p["rawpoll_trump"] / (p["rawpoll_trump"] + p["rawpoll_clinton"])}
+        {
+            "state": "US" if national else p["state"],
+            "n": two,
+            "s": p["rawpoll_trump"] / (p["rawpoll_trump"] + p["rawpoll_clinton"]),
+        }
     )
     grouped = frame.groupby("state").agg(n=("n", "sum"), share=("s", "mean"), polls=("n", "size"))
     share = grouped["share"]
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "state": grouped.index,
             "share": share.values,
@@ -145,6 +164,7 @@ def poll_average(days: int = POLL_DAYS) -> pd.DataFrame:
             "respondents": grouped["n"].round().astype(int).values,
         }
     )
+    return out.drop(columns="state") if national else out
 
 
 def share_2012() -> pd.Series:
@@ -229,6 +249,7 @@ def write_case(folder: str | pathlib.Path, *, sample: int = 5000, seed: int = 0,
     people[demographics + ["vote_pre"]].to_csv(folder / "survey_pre.csv", index=False)
     people[demographics + ["vote_post"]].to_csv(folder / "survey_post.csv", index=False)
     poll_average(days)[["state", "share", "se"]].to_csv(folder / "polls.csv", index=False)
+    poll_average(days, national=True)[["share", "se"]].to_csv(folder / "polls_national.csv", index=False)
     spec = {
         "attributes": {
             "state": {"levels": list(states()), "role": "geography"},
@@ -251,7 +272,16 @@ def write_case(folder: str | pathlib.Path, *, sample: int = 5000, seed: int = 0,
         "data": {"file": "survey_pre.csv"},
         "predictors": demographics,
         "by": ["state"],
-        "evidence": {"file": "polls.csv", "share": ["trump"], "among": list(TWO_PARTY)},
+        "evidence": [
+            {"file": "polls.csv", "share": ["trump"], "among": list(TWO_PARTY)},
+            {
+                "file": "polls_national.csv",
+                "share": ["trump"],
+                "among": list(TWO_PARTY),
+                "bias": NATIONAL_POLL_BIAS,
+                "error": NATIONAL_POLL_ERROR,
+            },
+        ],
     }
     (folder / "forecast.yaml").write_text(yaml.safe_dump(outcome, sort_keys=False))
     analysis = {**outcome, "outcome": "vote_post", "data": {"file": "survey_post.csv"}}

@@ -149,15 +149,14 @@ def outcome_model(
     if outcome.simulator is not None:
         raise DataError("the outcome spec names a simulator: there is no outcome model to fit", file=outcome.name)
     data = load_outcome_data(outcome, post.spec)
-    evidence, joint = None, None
-    if outcome.evidence is not None:
-        evidence = load_evidence(outcome, post.spec)
+    evidence, joint = load_evidence(outcome, post.spec), None
+    if evidence:
         joint = margin(post.posterior["p"], list(data.predictors)).mean(("chain", "draw")).values
     if progress:
         print(
             f"populace: outcome model for '{outcome.outcome}' on {data.n_rows:,} rows, predictors "
             f"{', '.join(data.predictors) or '(none)'}"
-            + (f"; {len(evidence.share)} published shares as evidence" if evidence is not None else ""),
+            + (f"; {sum(len(e.share) for e in evidence)} published shares as evidence" if evidence else ""),
             file=sys.stderr,
         )
     return fit_outcome(

@@ -13,9 +13,12 @@ only the prior pins, and with tens of thousands of rows the non-centred form
 its 1,023-step limit on every draw that way, and takes 22 steps this way.
 
 Published shares by group (poll averages, :class:`~populace.outcomes.spec.Evidence`)
-can enter as ``share ~ Normal(true share + bias, se^2 + extra^2)``, the true share
+can enter as ``share ~ Normal(true share + bias, se^2 + error^2)``, the true share
 post-stratified from the cell probabilities over the joint's posterior mean, with one
-``bias`` shared by all rows (polls miss together) and a per-row ``extra`` error.
+``bias`` per source shared by its rows (polls miss together) and each row's own
+``error`` (fixed). The survey's rows may lean away from the truth (its house effect),
+nationally and by the evidence's groups (pooled); the published shares, not the survey,
+then set each group's level, and the survey the differences within it.
 """
 
 from __future__ import annotations
@@ -46,8 +49,9 @@ class OutcomeDraws:
     effects: tuple[np.ndarray, ...]
     # Per predictor fitted on coarse sets: the set of each of its levels (see OutcomeData).
     level_maps: tuple[np.ndarray | None, ...] = ()
-    # Draws of the shared error of the published shares (evidence), when there were any.
+    # Draws of each evidence source's shared error (S, sources), when there were any.
     evidence_bias: np.ndarray | None = None
+    evidence_names: tuple[str, ...] = ()
     # Draws of the survey's house effect relative to the published shares.
     house_effect: np.ndarray | None = None
 
@@ -88,7 +92,7 @@ def fit_outcome(
     chains: int,
     seed: int,
     progress: bool,
-    evidence: EvidenceData | None = None,
+    evidence: tuple[EvidenceData, ...] = (),
     joint: np.ndarray | None = None,
 ) -> OutcomeDraws:
     """Fit the outcome model with NUTS.
@@ -104,7 +108,8 @@ def fit_outcome(
     draws, chains, seed, progress
         Sampler settings.
     evidence
-        Published shares by group (poll averages), or None. Their groups must be predictors.
+        Published shares by group (poll averages), one entry per source. Their groups
+        must be predictors.
     joint
         With ``evidence``: the population's shares over every predictor's levels (in
         predictor order), which turn cell probabilities into the groups' shares. The
@@ -127,10 +132,17 @@ def fit_outcome(
     codes, outcome = jnp.asarray(unique[:, :-1]), jnp.asarray(unique[:, -1])
     k = n_levels - 1
     maps = data.level_maps or (None,) * len(shape)
-    if evidence is not None:
-        poll = _evidence_terms(data, evidence, joint, maps, n_levels)
-        group_axes = [data.predictors.index(g) for g in sorted(evidence.groups, key=data.predictors.index)]
-        unique_group = np.ravel_multi_index(tuple(unique[:, j] for j in group_axes), [shape[j] for j in group_axes])
+    if evidence:
+        polls = [_evidence_terms(data, source, joint, maps, n_levels) for source in evidence]
+        # the survey's house effect varies by every group any source gives
+        group_axes = sorted({data.predictors.index(g) for source in evidence for g in source.groups})
+        unique_group = (
+            np.ravel_multi_index(tuple(unique[:, j] for j in group_axes), [shape[j] for j in group_axes])
+            if group_axes
+            else np.zeros(len(unique), dtype=int)
+        )
+        n_groups = int(np.prod([shape[j] for j in group_axes]))
+        contrast = jnp.asarray(polls[0]["contrast"])
 
     def model() -> None:
         alpha = numpyro.sample("alpha", dist.Normal(0.0, INTERCEPT_SCALE).expand([k]).to_event(1))
@@ -143,7 +155,7 @@ def fit_outcome(
             effects.append(b)
             eta = eta + b[codes[:, j]]
         full = jnp.concatenate([jnp.zeros((eta.shape[0], 1)), eta], axis=1)
-        if evidence is not None:
+        if evidence:
             # The survey's house effect: its rows may lean to the evidence's levels more or
             # less than the population does; the published shares set the level, the
             # survey the differences between groups.
@@ -151,28 +163,30 @@ def fit_outcome(
             # ... and by group, pooled: where a group's published share is precise, it
             # sets that group's level too.
             spread = numpyro.sample("survey_house_spread", dist.HalfNormal(HOUSE_GROUP_SCALE))
-            raw = numpyro.sample("survey_house_group", dist.Normal(0.0, 1.0).expand([poll["n_groups"]]).to_event(1))
+            raw = numpyro.sample("survey_house_group", dist.Normal(0.0, 1.0).expand([n_groups]).to_event(1))
             lean = house + spread * raw[jnp.asarray(unique_group)]
-            full = full + lean[:, None] * jnp.asarray(poll["contrast"])
+            full = full + lean[:, None] * contrast
         logp = jax.nn.log_softmax(full, axis=1)
         numpyro.factor("data", jnp.sum(jnp.asarray(counts) * logp[jnp.arange(logp.shape[0]), outcome]))
-        if evidence is None:
+        if not evidence:
             return
         # The groups' true shares, from the cell probabilities over the population's cells.
-        fine = poll["fine"]
+        fine = polls[0]["fine"]
         grid = jnp.broadcast_to(alpha, (*fine, k))
         for j, b in enumerate(effects):
             b = b if maps[j] is None else b[jnp.asarray(maps[j])]
             grid = grid + b.reshape([fine[i] if i == j else 1 for i in range(len(fine))] + [k])
         prob = jax.nn.softmax(jnp.concatenate([jnp.zeros((*fine, 1)), grid], axis=-1), axis=-1)
-        weight = jnp.asarray(poll["joint"])
-        num = (weight * prob[..., list(evidence.numerator)].sum(-1)).sum(poll["drop"])
-        den = (weight * prob[..., list(evidence.denominator)].sum(-1)).sum(poll["drop"])
-        true = (num / den)[poll["rows"]]
-        bias = numpyro.sample("evidence_bias", dist.Normal(0.0, evidence.bias))
-        extra = numpyro.sample("evidence_extra", dist.HalfNormal(evidence.bias))
-        scale = jnp.sqrt(jnp.asarray(evidence.se) ** 2 + extra**2)
-        numpyro.sample("evidence", dist.Normal(true + bias, scale), obs=jnp.asarray(evidence.share))
+        weight = jnp.asarray(polls[0]["joint"])
+        num_all = weight * prob[..., list(evidence[0].numerator)].sum(-1)
+        den_all = weight * prob[..., list(evidence[0].denominator)].sum(-1)
+        scales = jnp.asarray([source.bias for source in evidence])
+        bias = numpyro.sample("evidence_bias", dist.Normal(0.0, scales).to_event(1))
+        for i, (source, poll) in enumerate(zip(evidence, polls, strict=True)):
+            shares = num_all.sum(poll["drop"]) / den_all.sum(poll["drop"])
+            true = jnp.broadcast_to(shares[poll["rows"]], source.share.shape)
+            scale = jnp.sqrt(jnp.asarray(source.se) ** 2 + source.error**2)
+            numpyro.sample(f"evidence_{i}", dist.Normal(true + bias[i], scale), obs=jnp.asarray(source.share))
 
     mcmc = MCMC(
         NUTS(model),
@@ -189,8 +203,9 @@ def fit_outcome(
         alpha=np.asarray(samples["alpha"]),
         effects=tuple(np.asarray(samples[f"b_{j}"]) for j in range(len(shape))),
         level_maps=tuple(maps),
-        evidence_bias=np.asarray(samples["evidence_bias"]) if evidence is not None else None,
-        house_effect=np.asarray(samples["survey_house_effect"]) if evidence is not None else None,
+        evidence_bias=np.asarray(samples["evidence_bias"]) if evidence else None,
+        evidence_names=tuple(source.name for source in evidence),
+        house_effect=np.asarray(samples["survey_house_effect"]) if evidence else None,
     )
 
 
@@ -220,5 +235,4 @@ def _evidence_terms(
     bad = [g for g in evidence.groups if maps[data.predictors.index(g)] is not None]
     if bad:
         raise ValueError(f"evidence groups {bad} must be predictors given by their levels, not coarse sets")
-    n_groups = int(np.prod([fine[a] for a in sorted(keep)]))
-    return {"fine": fine, "joint": joint, "drop": drop, "rows": rows, "contrast": contrast, "n_groups": n_groups}
+    return {"fine": fine, "joint": joint, "drop": drop, "rows": rows, "contrast": contrast}

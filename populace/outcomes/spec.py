@@ -20,11 +20,16 @@ from populace.errors import DataError, SpecError
 from populace.spec import Spec, TableSource
 
 OUTCOME_KEYS = ("outcome", "levels", "data", "predictors", "by", "simulator", "evidence")
-EVIDENCE_KEYS = ("file", "share", "among", "bias")
+EVIDENCE_KEYS = ("file", "share", "among", "bias", "error")
 # Prior sd of an error shared by every published share (all polls off together): the
 # average absolute state poll error of US presidential elections 2000-2016 was 2-5 points
 # (Shirani-Mehr et al. 2018, "Disentangling bias and variance in election polls").
 DEFAULT_EVIDENCE_BIAS = 0.02
+# The sd of each published share's own error beyond its sampling error (a state poll
+# average's election-level error that other states do not share): fixed, not learned,
+# because with one share per group the data cannot tell it from the survey's own lean in
+# that group; the same paper puts the average absolute election-level error near 2 points.
+DEFAULT_EVIDENCE_ERROR = 0.02
 DATA_KEYS = ("file", "weight")
 SIMULATOR_KEYS = ("model", "question", "answers", "template")
 
@@ -36,14 +41,16 @@ class Evidence:
     The file has the group attributes' columns, ``share`` (0-1) and ``se``; ``share`` is
     the share of the ``share`` levels among the ``among`` levels (a two-party share:
     ``share: [trump]``, ``among: [trump, clinton]``). They enter the outcome model as
-    ``share ~ Normal(true share + bias, se^2 + extra^2)``: one ``bias`` shared by every
-    row (prior sd ``bias``) and an extra error per row (half-normal, same scale).
+    ``share ~ Normal(true share + bias, se^2 + error^2)``: one ``bias`` shared by every
+    row of the file (prior sd ``bias``) and each row's own error (sd ``error``, fixed). A
+    file without group columns gives shares of the whole population (national polls).
     """
 
     source: TableSource
     share: tuple[str, ...]
     among: tuple[str, ...]
     bias: float = DEFAULT_EVIDENCE_BIAS
+    error: float = DEFAULT_EVIDENCE_ERROR
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -57,7 +64,8 @@ class OutcomeSpec:
     predictors: tuple[str, ...] | None = None
     by: tuple[str, ...] = ()
     simulator: Mapping[str, Any] | None = None
-    evidence: Evidence | None = None
+    # Published shares, one entry per source (state polls, national polls), each with its own shared error.
+    evidence: tuple[Evidence, ...] = ()
     base_dir: pathlib.Path = pathlib.Path(".")
     name: str = "outcome"
 
@@ -129,12 +137,27 @@ def _simulator(block: object, name: str) -> dict[str, Any] | None:
     return {"model": block.get("model", "gemma3-270m"), **block}
 
 
-def _evidence(block: object, levels: tuple[str, ...], name: str) -> Evidence | None:
-    """The ``evidence`` block: published shares of the outcome by group."""
+def _evidence(block: object, levels: tuple[str, ...], name: str) -> tuple[Evidence, ...]:
+    """The ``evidence`` block: published shares of the outcome by group, one source or a list of them."""
     if block in (None, "", "null", "~"):
-        return None
+        return ()
+    if isinstance(block, list):
+        if not block:
+            raise SpecError("'evidence' lists no sources", file=name)
+        sources = tuple(_one_evidence(b, levels, name) for b in block)
+        files = [e.source.file for e in sources]
+        if len(set(files)) != len(files):
+            raise SpecError("'evidence' names a file twice", file=name)
+        if len({(e.share, e.among) for e in sources}) > 1:
+            raise SpecError("every evidence source must give the same share (the same 'share' and 'among')", file=name)
+        return sources
+    return (_one_evidence(block, levels, name),)
+
+
+def _one_evidence(block: object, levels: tuple[str, ...], name: str) -> Evidence:
+    """One source of published shares."""
     if not isinstance(block, dict):
-        raise SpecError("'evidence' must be {file, share, among[, bias]}", file=name)
+        raise SpecError("'evidence' must be {file, share, among[, bias, error]} or a list of them", file=name)
     for key in block:
         if key not in EVIDENCE_KEYS:
             raise SpecError(f"unknown key '{key}' in evidence (allowed: {', '.join(EVIDENCE_KEYS)})", file=name)
@@ -148,13 +171,20 @@ def _evidence(block: object, levels: tuple[str, ...], name: str) -> Evidence | N
             raise SpecError(f"evidence names '{level}', not an outcome level ({', '.join(levels)})", file=name)
     if not set(share) <= set(among):
         raise SpecError("evidence.share must be among the evidence.among levels", file=name)
+    bias = _positive(block, "bias", DEFAULT_EVIDENCE_BIAS, name)
+    error = _positive(block, "error", DEFAULT_EVIDENCE_ERROR, name)
+    return Evidence(source=TableSource(file=str(block["file"])), share=share, among=among, bias=bias, error=error)
+
+
+def _positive(block: dict, key: str, default: float, name: str) -> float:
+    """A positive number from an evidence block."""
     try:
-        bias = float(block.get("bias", DEFAULT_EVIDENCE_BIAS))
+        value = float(block.get(key, default))
     except ValueError:
-        raise SpecError(f"evidence.bias must be a number, got {block['bias']!r}", file=name) from None
-    if not bias > 0:
-        raise SpecError(f"evidence.bias must be positive, got {bias}", file=name)
-    return Evidence(source=TableSource(file=str(block["file"])), share=share, among=among, bias=bias)
+        raise SpecError(f"evidence.{key} must be a number, got {block[key]!r}", file=name) from None
+    if not value > 0:
+        raise SpecError(f"evidence.{key} must be positive, got {value}", file=name)
+    return value
 
 
 def _list(value: object) -> list[str]:
@@ -192,6 +222,8 @@ class EvidenceData:
     numerator: tuple[int, ...]
     denominator: tuple[int, ...]
     bias: float
+    error: float
+    name: str = "evidence"
 
 
 def load_outcome_data(outcome: OutcomeSpec, spec: Spec) -> OutcomeData:
@@ -306,8 +338,13 @@ def _coarse_levels(attribute: Any, name: str, column: str) -> np.ndarray:
     return owner
 
 
-def load_evidence(outcome: OutcomeSpec, spec: Spec) -> EvidenceData:
+def load_evidence(outcome: OutcomeSpec, spec: Spec) -> tuple[EvidenceData, ...]:
     """Read and check the outcome spec's published shares against the population's attributes.
+
+    Returns
+    -------
+    tuple of EvidenceData
+        One per source in the spec's ``evidence`` (empty without one).
 
     Raises
     ------
@@ -315,9 +352,11 @@ def load_evidence(outcome: OutcomeSpec, spec: Spec) -> EvidenceData:
         A column that is not an attribute, ``share`` or ``se``; an unknown level; a share
         outside [0, 1] or a standard error that is not positive; naming file, row and column.
     """
-    evidence = outcome.evidence
-    if evidence is None:
-        raise ValueError("the outcome spec has no evidence block")
+    return tuple(_load_one_evidence(outcome, evidence, spec) for evidence in outcome.evidence)
+
+
+def _load_one_evidence(outcome: OutcomeSpec, evidence: Evidence, spec: Spec) -> EvidenceData:
+    """One source's shares. A file without group columns gives shares of the whole population."""
     name = evidence.source.file
     frame = parse_csv(read_source(evidence.source, outcome.base_dir), name)
     for col in ("share", "se"):
@@ -349,4 +388,6 @@ def load_evidence(outcome: OutcomeSpec, spec: Spec) -> EvidenceData:
         numerator=tuple(outcome.levels.index(v) for v in evidence.share),
         denominator=tuple(outcome.levels.index(v) for v in evidence.among),
         bias=evidence.bias,
+        error=evidence.error,
+        name=name,
     )

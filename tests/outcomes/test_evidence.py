@@ -46,19 +46,33 @@ EVIDENCE = "evidence: {file: polls.csv, share: [r], among: [r, d]}\n"
 def test_the_evidence_block_is_read_and_checked(tmp_path) -> None:
     spec, path = _case(tmp_path, EVIDENCE)
     outcome = OutcomeSpec.from_yaml(path)
-    assert outcome.evidence.share == ("r",) and outcome.evidence.among == ("r", "d") and outcome.evidence.bias > 0
-    data = load_evidence(outcome, spec)
+    (source,) = outcome.evidence
+    assert source.share == ("r",) and source.among == ("r", "d") and source.bias > 0 and source.error > 0
+    (data,) = load_evidence(outcome, spec)
     assert data.groups == ("state",) and data.numerator == (0,) and data.denominator == (0, 1)
     np.testing.assert_allclose(data.share, [0.6, 0.4])
     for bad, words in [
         ("evidence: {file: polls.csv, share: [x]}\n", "not an outcome level"),
         ("evidence: {file: polls.csv, share: [r], among: [d, none]}\n", "must be among"),
         ("evidence: {file: polls.csv, share: [r], bias: -1}\n", "positive"),
+        ("evidence: {file: polls.csv, share: [r], error: x}\n", "error must be a number"),
         ("evidence: {file: polls.csv, share: [r], weight: 2}\n", "unknown key 'weight'"),
+        ("evidence: []\n", "lists no sources"),
+        ("evidence: [{file: polls.csv, share: [r]}, {file: polls.csv, share: [r]}]\n", "names a file twice"),
+        ("evidence: [{file: polls.csv, share: [r]}, {file: us.csv, share: [d]}]\n", "the same share"),
     ]:
         _case(tmp_path, bad)
         with pytest.raises(SpecError, match=words):
             OutcomeSpec.from_yaml(path)
+
+
+def test_sources_without_group_columns_give_shares_of_the_whole_population(tmp_path) -> None:
+    spec, path = _case(tmp_path, "evidence: [{file: polls.csv, share: [r]}, {file: us.csv, share: [r], bias: 0.01}]\n")
+    (tmp_path / "us.csv").write_text("share,se\n0.52,0.005\n")
+    states, national = load_evidence(OutcomeSpec.from_yaml(path), spec)
+    assert states.groups == ("state",) and national.groups == () and national.codes.shape == (1, 0)
+    assert national.bias == 0.01 and national.name == "us.csv"
+    np.testing.assert_allclose(national.share, [0.52])
 
 
 @pytest.mark.parametrize(
@@ -147,3 +161,41 @@ def test_evidence_sets_the_level_where_the_survey_leans(tmp_path) -> None:
     for state, share in truth.items():
         assert with_polls.loc[(state, "r"), "mean"] == pytest.approx(share, abs=0.03)
         assert survey_only.loc[(state, "r"), "mean"] < share - 0.08  # the survey alone leans d
+
+
+@pytest.mark.pipeline
+def test_a_national_share_corrects_the_state_shares_shared_error(tmp_path) -> None:
+    # The state polls all read 4 points too d; the national poll is right and trusted more.
+    spec, path = _case(tmp_path)
+    rng = np.random.default_rng(1)
+    true_r = {("a", "no college"): 0.75, ("a", "college"): 0.45, ("b", "no college"): 0.55, ("b", "college"): 0.25}
+    rows = [
+        f"{state},{edu},{'r' if rng.random() < share else 'd'}"
+        for (state, edu), share in true_r.items()
+        for _ in range(400)
+    ]
+    (tmp_path / "survey.csv").write_text("state,edu,vote\n" + "\n".join(rows) + "\n")
+    weights = {"a": (500, 100), "b": (300, 300)}
+    truth = {s: (w[0] * true_r[(s, "no college")] + w[1] * true_r[(s, "college")]) / sum(w) for s, w in weights.items()}
+    national = sum(truth[s] * sum(w) for s, w in weights.items()) / 1200
+    (tmp_path / "polls.csv").write_text(
+        "state,share,se\n" + "".join(f"{s},{v - 0.04:.4f},0.005\n" for s, v in truth.items())
+    )
+    (tmp_path / "us.csv").write_text(f"share,se\n{national:.4f},0.003\n")
+    joint = np.array([[300, 200, 100], [150, 150, 300]], dtype=float) / 1200
+    post = posterior_from_draws(spec, pp.data.load_inputs(spec), np.broadcast_to(joint, (1, 20, 2, 3)).copy())
+    states = "{file: polls.csv, share: [r], among: [r, d], bias: 0.03, error: 0.005}"
+    results = {}
+    for name, evidence in [
+        ("states only", f"evidence: [{states}]\n"),
+        (
+            "with national",
+            f"evidence: [{states}, {{file: us.csv, share: [r], among: [r, d], bias: 0.005, error: 0.002}}]\n",
+        ),
+    ]:
+        (tmp_path / "outcome.yaml").write_text(OUTCOME + evidence)
+        table = pp.forecast(post, path, draws=300, chains=1, seed=0, among=["r", "d"])
+        results[name] = table[table["level"] == "r"].set_index("state")["mean"]
+    for state, share in truth.items():
+        assert results["with national"][state] == pytest.approx(share, abs=0.015)
+        assert results["states only"][state] < share - 0.02  # the state polls' shared error stays
