@@ -255,7 +255,11 @@ def anchors() -> dict[str, dict[str, float]]:
         "uniform swing from 2012 (actual swing: hindsight)": election2016.uniform_swing(hindsight),
         "unweighted CCES pre-election": cces,
     }
-    return {name: _scores(series, actual) for name, series in out.items()}
+    scores = {name: _scores(series, actual) for name, series in out.items()}
+    scores["poll average, last two weeks"]["national"] = float(
+        election2016.poll_average(national=True)["share"].iloc[0]
+    )
+    return scores
 
 
 def _scores(estimate: pd.Series, actual: pd.Series, lower: pd.Series | None = None, upper: pd.Series | None = None):
@@ -363,7 +367,12 @@ def _forecast_table(results: dict[str, Any], actual: pd.Series) -> list[str]:
         f"{(out['forecast']['ipf_national'] - nat_actual) * 100:+.1f} | {s['mae_pp']:.2f} | {s['bias_pp']:+.2f} | – |"
     )
     for name, s in results["anchors"].items():
-        rows.append(f"| {name} | – | – | {s['mae_pp']:.2f} | {s['bias_pp']:+.2f} | – |")
+        national = (
+            f"{s['national'] * 100:.1f} (national polls) | {(s['national'] - nat_actual) * 100:+.1f}"
+            if "national" in s
+            else "– | –"
+        )
+        rows.append(f"| {name} | {national} | {s['mae_pp']:.2f} | {s['bias_pp']:+.2f} | – |")
     bias = out["forecast"].get("poll_bias") or {}
     note = (
         " The model's shared poll errors came out at "
