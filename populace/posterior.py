@@ -195,20 +195,6 @@ class Posterior:
         return load_inputs(self.spec, texts=self.input_texts)
 
     # ----------------------------------------------------------------- queries
-    def _check_by(self, by: Sequence[str] | None) -> list[str]:
-        if by is None:
-            return list(self.spec.names)
-        by = list(by)
-        for name in by:
-            if name not in self.spec.names:
-                raise DataError(
-                    f"by names unknown attribute '{name}' (attributes: {', '.join(self.spec.names)})",
-                    value=name,
-                )
-        if len(set(by)) != len(by):
-            raise DataError(f"by lists an attribute twice: {','.join(by)}")
-        return by
-
     def joint(self, by: Sequence[str] | None = None) -> xr.DataArray:
         """Draws of the joint share of the ``by`` attributes (default: all).
 
@@ -222,7 +208,7 @@ class Posterior:
         >>> post.joint(["region"]).dims
         ('chain', 'draw', 'region')
         """
-        return margin(self.posterior["p"], self._check_by(by))
+        return margin(self.posterior["p"], self.spec.check_by(by))
 
     def summary(self, by: Sequence[str] | None = None, prob: float = DEFAULT_CREDIBLE_MASS) -> pd.DataFrame:
         """Mean, sd and equal-tailed credible interval of each cell's share.

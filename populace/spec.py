@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from populace.errors import SpecError
+from populace.errors import DataError, SpecError
 from populace.inference.methods import method_names
 from populace.models.base import model_kinds
 
@@ -279,6 +279,31 @@ class Spec:
             if a.name == name:
                 return a
         raise SpecError(f"{self.name}: unknown attribute '{name}' (attributes: {', '.join(self.names)})")
+
+    def check_by(self, by: Sequence[str] | None) -> list[str]:
+        """The attributes a table is taken over: ``by`` checked (default: all attributes).
+
+        Raises
+        ------
+        DataError
+            ``by`` names an unknown attribute or one attribute twice.
+
+        Examples
+        --------
+        >>> spec = Spec(attributes=(Attribute(name="sex", levels=("f", "m")),), marginals=[])
+        >>> spec.check_by(None), spec.check_by(["sex"])
+        (['sex'], ['sex'])
+        """
+        if by is None:
+            return list(self.names)
+        by = list(by)
+        for name in by:
+            if name not in self.names:
+                known = ", ".join(self.names)
+                raise DataError(f"by names unknown attribute '{name}' (attributes: {known})", value=name)
+        if len(set(by)) != len(by):
+            raise DataError(f"by lists an attribute twice: {','.join(by)}")
+        return by
 
     def with_inference(self, **changes: Any) -> Spec:
         """Return a copy with some inference options replaced (``None`` keeps the old one)."""

@@ -98,7 +98,7 @@ def forecast(
     if not isinstance(outcome, OutcomeSpec):
         outcome = OutcomeSpec.from_yaml(outcome)
     by = list(outcome.by if by is None else by)
-    _check_groups(post, by)
+    post.spec.check_by(by)
     if fix not in FIXES:
         raise DataError(f"fix must be one of {', '.join(str(f) for f in FIXES)}, got {fix!r}", value=fix)
     if outcome.simulator is not None:
@@ -182,13 +182,6 @@ def _among(draws: xr.DataArray, levels: Sequence[str], among: Sequence[str]) -> 
     return part / part.sum("level")
 
 
-def _check_groups(post: Posterior, by: Sequence[str]) -> None:
-    names = post.spec.names
-    for b in by:
-        if b not in names:
-            raise DataError(f"by names unknown attribute '{b}' (attributes: {', '.join(names)})", value=b)
-
-
 def _simulated(
     post: Posterior, outcome: OutcomeSpec, by: list[str], *, draws: int, seed: int, prob: float, progress: bool
 ) -> pd.DataFrame:
@@ -230,7 +223,7 @@ def forecast_draws(post: Posterior, model: OutcomeDraws, by: Sequence[str], *, f
 def _labelled_draws(post: Posterior, model: OutcomeDraws, by: Sequence[str], *, fix: str | None) -> xr.DataArray:
     """:func:`forecast_draws` with named dims ``(sample, *by, level)``."""
     by = list(by)
-    _check_groups(post, by)
+    post.spec.check_by(by)
     kept = [n for n in post.spec.names if n in (*by, *model.predictors)]
     q = margin(stacked(post.posterior["p"]), kept)
     q = q.drop_vars([c for c in q.coords if c not in kept])

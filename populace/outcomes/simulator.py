@@ -100,9 +100,7 @@ def simulate_forecast(
     prob
         Credible mass of the interval.
     """
-    for b in by:
-        if b not in post.spec.names:
-            raise DataError(f"by names unknown attribute '{b}' (attributes: {', '.join(post.spec.names)})", value=b)
+    by = post.spec.check_by(by)
     used = min(draws or post.n_samples, post.n_samples)
     people = draw_personas(post, used * per_draw, seed=seed)
     people = people[people["draw"] < used] if used < post.n_samples else people
