@@ -281,7 +281,7 @@ class Spec:
         raise SpecError(f"{self.name}: unknown attribute '{name}' (attributes: {', '.join(self.names)})")
 
     def check_by(self, by: Sequence[str] | None) -> list[str]:
-        """The attributes a table is taken over: ``by`` checked (default: all attributes).
+        r"""The attributes a table is taken over: ``by`` checked (default: all attributes).
 
         Raises
         ------
@@ -290,7 +290,8 @@ class Spec:
 
         Examples
         --------
-        >>> spec = Spec(attributes=(Attribute(name="sex", levels=("f", "m")),), marginals=[])
+        >>> table = TableSource(file="sex.csv", text="sex,count\nf,1\nm,1\n")
+        >>> spec = Spec(attributes=(Attribute(name="sex", levels=("f", "m")),), marginals=[table])
         >>> spec.check_by(None), spec.check_by(["sex"])
         (['sex'], ['sex'])
         """

@@ -107,3 +107,13 @@ def test_joint_and_personas_do_not_import_jax(small_posterior, tmp_path) -> None
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_grid_too_large_for_the_cell_model_is_bad_input_naming_its_cells(tmp_path) -> None:
+    names = [f"q{i}" for i in range(18)]
+    attributes = "".join(f"  {n}: {{levels: [a, b, c, d, e]}}\n" for n in names)
+    (tmp_path / "spec.yaml").write_text(f"attributes:\n{attributes}marginals: [{{file: q0.csv}}]\n")
+    (tmp_path / "q0.csv").write_text("q0,count\na,1\nb,1\nc,1\nd,1\ne,1\n")
+    line = _one_line_error(run("fit", "spec.yaml", "--out", "post.nc", "--quiet", cwd=tmp_path))
+    assert "3,814,697,265,625 cells" in line and "18 attributes" in line and "loglinear" in line
+    assert not (tmp_path / "post.nc").exists()

@@ -18,7 +18,7 @@ import pathlib
 import numpy as np
 import pandas as pd
 
-from populace.errors import DataError
+from populace.errors import DataError, SpecError
 from populace.spec import Attribute, Spec, TableSource, rule_mask
 
 # Two tables with standard errors (or one with and one exact) may disagree on a shared
@@ -32,6 +32,10 @@ MAX_NUMBER = 1e15
 # A published se of 0 (typical for empty cells) would make a Gaussian term infinitely
 # sharp; such cells get this floor, in persons.
 SE_FLOOR = 0.5
+# Largest cell grid the grid-based models take: every fit keeps each draw of the joint
+# over the whole grid (4,000 draws x 10 million cells x 8 bytes = 320 GB), and the largest
+# fit measured here had 100,000 cells (BENCHMARKS.md, scaling).
+MAX_GRID_CELLS = 10_000_000
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -119,6 +123,35 @@ def read_source(source: TableSource, base_dir: pathlib.Path) -> str:
         raise DataError(f"not UTF-8 text (byte {exc.start}); save the file as UTF-8", file=source.file) from None
 
 
+def check_grid_size(spec: Spec) -> None:
+    r"""Refuse a spec whose cell grid is too large for the grid-based models, before anything is allocated.
+
+    Raises
+    ------
+    SpecError
+        Naming the number of cells and the limit.
+
+    Examples
+    --------
+    >>> table = TableSource(file="a0.csv", text="a0,count\nw,1\nx,1\ny,1\nz,1\n")
+    >>> attributes = tuple(Attribute(name=f"a{i}", levels=tuple("wxyz")) for i in range(18))
+    >>> big = Spec(attributes=attributes, marginals=[table])
+    >>> try:
+    ...     check_grid_size(big)
+    ... except SpecError as exc:
+    ...     print(str(exc)[:62])
+    spec: the cell grid has 68,719,476,736 cells (18 attributes; 4
+    """
+    cells = math.prod(spec.shape)
+    if cells > MAX_GRID_CELLS:
+        levels = " x ".join(str(k) for k in spec.shape)
+        raise SpecError(
+            f"{spec.name}: the cell grid has {cells:,} cells ({len(spec.shape)} attributes; {levels} levels), "
+            f"more than the {MAX_GRID_CELLS:,} the cell-grid model '{spec.model.kind}' can hold: use fewer "
+            "attributes or coarser levels"
+        )
+
+
 def load_inputs(spec: Spec, texts: dict[str, str] | None = None) -> Inputs:
     """Read every file the spec names, check it, and build the arrays the model needs.
 
@@ -140,6 +173,7 @@ def load_inputs(spec: Spec, texts: dict[str, str] | None = None) -> Inputs:
     DataError
         When a file is missing, malformed or inconsistent with the others.
     """
+    check_grid_size(spec)
     texts = dict(texts or {})
     sources = list(spec.marginals) + ([spec.microdata.source] if spec.microdata else [])
     for source in sources:
