@@ -248,11 +248,21 @@ def _where_time_goes(results: dict[str, Any]) -> list[str]:
     if not fitted:
         return []
     steps = fitted[-1]["steps_per_draw"]
+    fit = fitted[-1]
+    cost = results["cases"].get(fit["case"], {})
+    check = ""
+    if "gradient_ms" in cost:
+        guess = 2 * fit["draws"] * fit["chains"] * steps * cost["gradient_ms"] / 1000 / CORES
+        check = (
+            f" On {fit['case']} the {fit['chains']}x{fit['draws']} fit took {fit['fit_seconds']:.0f} s against "
+            f"{guess:.0f} s estimated this way ({fit['fit_seconds'] / guess:.1f}x): the estimates are lower bounds "
+            "(chains share the cores, and warm-up takes more steps)."
+        )
     lines = [
         "Where the time goes: a NUTS fit costs (warm-up + draws) x chains x leapfrog steps per draw x one "
         f"gradient, over the {CORES} cores that run chains at once. The table puts the measured gradient "
         f"beside the steps per draw measured on {fitted[-1]['case']} ({steps:.0f}); rows without a fit are "
-        "**estimates** from those two numbers, not measurements.",
+        "**estimates** from those two numbers, not measurements." + check,
         "",
         "| case | ms per gradient | steps per draw | NUTS 2x1000 (est.) | NUTS 4x1000, the default (est.) |",
         "|---|---|---|---|---|",
