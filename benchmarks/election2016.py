@@ -164,33 +164,11 @@ def gradient_cost(request: dict[str, Any]) -> dict[str, Any]:
     from populace.inference.backend import setup_jax
 
     setup_jax(1)
-    import jax
-    from jax.flatten_util import ravel_pytree
-    from numpyro.infer.util import initialize_model
-
     import populace as pp
     from populace.data import load_inputs
-    from populace.models.loglinear import build_loglinear
 
-    folder = pathlib.Path(request["folder"])
-    spec = pp.Spec.from_yaml(folder / "spec.yaml")
-    model = build_loglinear(load_inputs(spec))
-    info = initialize_model(jax.random.PRNGKey(0), model.model)
-    flat, unravel = ravel_pytree(info.param_info.z)
-    grad = jax.jit(jax.grad(lambda x: info.potential_fn(unravel(x))))
-    start = time.perf_counter()
-    grad(flat).block_until_ready()
-    compile_s = time.perf_counter() - start
-    points = [flat + 0.1 * jax.random.normal(jax.random.PRNGKey(i), flat.shape) for i in range(20)]
-    start = time.perf_counter()
-    for x in points:
-        grad(x).block_until_ready()
-    return {
-        "cells": int(np.prod(spec.shape)),
-        "parameters": int(flat.size),
-        "compile_s": compile_s,
-        "gradient_ms": (time.perf_counter() - start) / len(points) * 1000,
-    }
+    spec = pp.Spec.from_yaml(pathlib.Path(request["folder"]) / "spec.yaml")
+    return harness.gradient_cost(load_inputs(spec))
 
 
 # ----------------------------------------------------------------------------- the run

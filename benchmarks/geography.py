@@ -29,7 +29,6 @@ import argparse
 import dataclasses
 import pathlib
 import sys
-import time
 from typing import Any
 
 import harness
@@ -136,37 +135,14 @@ def cost_child(request: dict[str, Any]) -> dict[str, Any]:
     from populace.inference.backend import setup_jax
 
     setup_jax(1)
-    import jax
-    from jax.flatten_util import ravel_pytree
-    from numpyro.infer.util import initialize_model
-
     from populace.baselines import ipf
     from populace.data import load_inputs
     from populace.metrics import tvd
-    from populace.models.loglinear import build_loglinear
 
     spec, truth = build_case(request["case"])
     inputs = load_inputs(spec)
-    model = build_loglinear(inputs)
-    info = initialize_model(jax.random.PRNGKey(0), model.model)
-    flat, unravel = ravel_pytree(info.param_info.z)
-    grad = jax.jit(jax.grad(lambda x: info.potential_fn(unravel(x))))
-    start = time.perf_counter()
-    grad(flat).block_until_ready()
-    compile_s = time.perf_counter() - start
-    points = [flat + 0.1 * jax.random.normal(jax.random.PRNGKey(i), flat.shape) for i in range(20)]
-    start = time.perf_counter()
-    for x in points:
-        grad(x).block_until_ready()
-    gradient_ms = (time.perf_counter() - start) / len(points) * 1000
     ipf_tvd = {str(a): tvd(np.asarray(ipf(inputs, a)).ravel(), truth.ravel()) for a in IPF_PSEUDO}
-    return {
-        "cells": int(truth.size),
-        "parameters": int(flat.size),
-        "compile_s": compile_s,
-        "gradient_ms": gradient_ms,
-        "ipf_tvd": ipf_tvd,
-    }
+    return harness.gradient_cost(inputs) | {"ipf_tvd": ipf_tvd}
 
 
 # ----------------------------------------------------------------------------- the run

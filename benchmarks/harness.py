@@ -238,6 +238,37 @@ def finite_population(
     return counts, rng.choice(persons, size=round(size * fraction), replace=False)
 
 
+def gradient_cost(inputs: Any) -> dict[str, Any]:
+    """Compile seconds and milliseconds per gradient of the log-linear model's log density on ``inputs``.
+
+    JAX must be set up already (``populace.inference.backend.setup_jax``). The gradient
+    is timed at 20 points near NumPyro's initial point, one after another.
+    """
+    import jax
+    from jax.flatten_util import ravel_pytree
+    from numpyro.infer.util import initialize_model
+
+    from populace.models.loglinear import build_loglinear
+
+    model = build_loglinear(inputs)
+    info = initialize_model(jax.random.PRNGKey(0), model.model)
+    flat, unravel = ravel_pytree(info.param_info.z)
+    grad = jax.jit(jax.grad(lambda x: info.potential_fn(unravel(x))))
+    start = time.perf_counter()
+    grad(flat).block_until_ready()
+    compile_s = time.perf_counter() - start
+    points = [flat + 0.1 * jax.random.normal(jax.random.PRNGKey(i), flat.shape) for i in range(20)]
+    start = time.perf_counter()
+    for x in points:
+        grad(x).block_until_ready()
+    return {
+        "cells": int(np.prod(model.shape)),
+        "parameters": int(flat.size),
+        "compile_s": compile_s,
+        "gradient_ms": (time.perf_counter() - start) / len(points) * 1000,
+    }
+
+
 # ----------------------------------------------------------------------------- machine
 
 
