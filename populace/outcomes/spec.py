@@ -81,9 +81,7 @@ class OutcomeSpec:
             raise SpecError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=path.name) from None
         if not isinstance(raw, dict):
             raise SpecError("the outcome spec must be a mapping with 'outcome', 'levels' and 'data'", file=path.name)
-        for key in raw:
-            if key not in OUTCOME_KEYS:
-                raise SpecError(f"unknown key '{key}' (allowed: {', '.join(OUTCOME_KEYS)})", file=path.name)
+        _known_keys(raw, OUTCOME_KEYS, "", path.name)
         simulator = _simulator(raw.get("simulator"), path.name)
         for key in ("outcome", "levels") + (() if simulator else ("data",)):
             if key not in raw:
@@ -97,9 +95,7 @@ class OutcomeSpec:
         data = {"file": data} if isinstance(data, str) else data
         if not isinstance(data, dict) or "file" not in data:
             raise SpecError("'data' must be {file: ..., weight: ...}", file=path.name)
-        for key in data:
-            if key not in DATA_KEYS:
-                raise SpecError(f"unknown key '{key}' in data (allowed: {', '.join(DATA_KEYS)})", file=path.name)
+        _known_keys(data, DATA_KEYS, " in data", path.name)
         if simulator is not None and list(simulator["answers"]) != list(levels):
             raise SpecError(
                 f"simulator.answers must give an answer text for each level, in order: {', '.join(levels)}",
@@ -120,15 +116,20 @@ class OutcomeSpec:
         )
 
 
+def _known_keys(block: dict, allowed: tuple[str, ...], where: str, name: str) -> None:
+    """Refuse a key of ``block`` that is not ``allowed`` (``where``: " in data" and the like)."""
+    for key in block:
+        if key not in allowed:
+            raise SpecError(f"unknown key '{key}'{where} (allowed: {', '.join(allowed)})", file=name)
+
+
 def _simulator(block: object, name: str) -> dict[str, Any] | None:
     """The ``simulator`` block: a causal LM answering as each persona (None: the regression)."""
     if block in (None, "", "null", "~"):
         return None
     if not isinstance(block, dict):
         raise SpecError("'simulator' must be null or {model, question, answers[, template]}", file=name)
-    for key in block:
-        if key not in SIMULATOR_KEYS:
-            raise SpecError(f"unknown key '{key}' in simulator (allowed: {', '.join(SIMULATOR_KEYS)})", file=name)
+    _known_keys(block, SIMULATOR_KEYS, " in simulator", name)
     for key in ("question", "answers"):
         if key not in block:
             raise SpecError(f"simulator needs '{key}'", file=name)
@@ -158,9 +159,7 @@ def _one_evidence(block: object, levels: tuple[str, ...], name: str) -> Evidence
     """One source of published shares."""
     if not isinstance(block, dict):
         raise SpecError("'evidence' must be {file, share, among[, bias, error]} or a list of them", file=name)
-    for key in block:
-        if key not in EVIDENCE_KEYS:
-            raise SpecError(f"unknown key '{key}' in evidence (allowed: {', '.join(EVIDENCE_KEYS)})", file=name)
+    _known_keys(block, EVIDENCE_KEYS, " in evidence", name)
     for key in ("file", "share"):
         if key not in block:
             raise SpecError(f"evidence needs '{key}'", file=name)
