@@ -50,11 +50,29 @@ def test_geography_adds_area_varying_pairs(tmp_path) -> None:
 
 def test_term_basis_is_centred_and_smooth_along_ordered_axes() -> None:
     basis = term_basis((3, 4), (False, True))
+    assert basis.shape == (2 * 3, 3, 4)  # one coordinate per free direction
     np.testing.assert_allclose(basis.sum(axis=1), 0, atol=1e-12)
     np.testing.assert_allclose(basis.sum(axis=2), 0, atol=1e-12)
     # a unit shock at ordered level 1 moves levels 1..3 together (a random walk step)
-    effect = basis[1]
+    effect = basis[0]
     assert effect[0, 1] == pytest.approx(effect[0, 3])
+    assert effect[0, 0] != pytest.approx(effect[0, 1])
+
+
+@pytest.mark.parametrize("ordered", [(False, True), (True, True), (False, False)])
+def test_term_basis_gives_the_prior_of_centred_standard_normals(ordered) -> None:
+    # The prior on effects is that of i.i.d. standard normals cumulated along ordered axes
+    # and then centred along every axis: same covariance, fewer coordinates.
+    shape = (3, 4)
+    full = np.eye(12).reshape(12, *shape)
+    for i, is_ordered in enumerate(ordered):
+        if is_ordered:
+            full = np.cumsum(full, axis=i + 1) / np.sqrt(shape[i])
+    for i in range(len(shape)):
+        full = full - full.mean(axis=i + 1, keepdims=True)
+    full = full.reshape(12, -1)
+    reduced = term_basis(shape, ordered).reshape(-1, 12)
+    np.testing.assert_allclose(reduced.T @ reduced, full.T @ full, atol=1e-12)
 
 
 def test_design_matrix_equals_term_by_term_predictor(tmp_path) -> None:
