@@ -98,12 +98,6 @@ def full_shape(grid: tuple[int, ...], axes: tuple[int, ...]) -> list[int]:
     return full
 
 
-def _cell_index(shape: tuple[int, ...], axes: tuple[int, ...]) -> np.ndarray:
-    """For every grid cell, the flat index of its cell in the table over ``axes``."""
-    table = np.arange(int(np.prod([shape[a] for a in axes])))
-    return np.broadcast_to(table.reshape(full_shape(shape, axes)), shape).reshape(-1)
-
-
 def _ipf_until(p, targets, tol: float, max_sweeps: int):  # noqa: ANN001, ANN202 - jax arrays
     """IPF sweeps until the largest margin change in a sweep is below ``tol``."""
     import jax
@@ -123,37 +117,53 @@ def _ipf_until(p, targets, tol: float, max_sweeps: int):  # noqa: ANN001, ANN202
 
 
 @dataclasses.dataclass(frozen=True)
-class _Blocks:
-    """Where each table cell sits in the block-diagonal system of :func:`project`'s gradient.
+class _Layout:
+    """How table cells are laid out in the block-diagonal system of :func:`project`'s gradient.
 
-    ``block[k][c]`` is the block of cell ``c`` of table ``k`` (the flat level of the
-    attributes shared by every table), ``row[k][c]`` its row among table ``k``'s rows of
-    that block, and table ``k``'s rows start at ``offset[k]`` in a block of ``width`` rows.
+    ``shared`` are the attributes every table holds: one block per level of them (two
+    table cells of different blocks share no grid cell). Table ``k`` fills rows
+    ``offset[k]`` to ``offset[k] + size[k]`` of each block, one row per level of its
+    ``own`` attributes (its other attributes, in grid order).
     """
 
-    block: tuple[np.ndarray, ...]
-    row: tuple[np.ndarray, ...]
+    shared: tuple[int, ...]
+    own: tuple[tuple[int, ...], ...]
+    size: tuple[int, ...]
     offset: tuple[int, ...]
     n_blocks: int
     width: int
 
 
-def _solve_blocks(shape: tuple[int, ...], axes_list: Sequence[tuple[int, ...]]) -> _Blocks:
-    shared = sorted(set.intersection(*(set(a) for a in axes_list)))
+def _layout(shape: tuple[int, ...], axes_list: Sequence[tuple[int, ...]]) -> _Layout:
+    shared = tuple(sorted(set.intersection(*(set(a) for a in axes_list))))
+    own = tuple(tuple(sorted(a for a in axes if a not in shared)) for axes in axes_list)
+    size = tuple(int(np.prod([shape[a] for a in o])) for o in own)
+    offset = tuple(int(x) for x in np.cumsum((0,) + size[:-1]))
     n_blocks = int(np.prod([shape[a] for a in shared]))
-    blocks, rows, offsets, width = [], [], [], 0
-    for axes in axes_list:
-        dims = [shape[a] for a in axes]
-        cells = np.indices(dims).reshape(len(axes), -1)
-        own = [i for i, a in enumerate(axes) if a not in shared]
-        common = [i for i, a in enumerate(axes) if a in shared]
-        blocks.append(
-            np.ravel_multi_index(cells[common], [dims[i] for i in common]) if common else np.zeros(cells.shape[1], int)
-        )
-        rows.append(np.ravel_multi_index(cells[own], [dims[i] for i in own]) if own else np.zeros(cells.shape[1], int))
-        offsets.append(width)
-        width += int(np.prod([dims[i] for i in own]))
-    return _Blocks(block=tuple(blocks), row=tuple(rows), offset=tuple(offsets), n_blocks=n_blocks, width=width)
+    return _Layout(shared=shared, own=own, size=size, offset=offset, n_blocks=n_blocks, width=int(sum(size)))
+
+
+def _hessian_block(p, layout: _Layout, i: int, j: int):  # noqa: ANN001, ANN202 - jax arrays
+    """Block ``(i, j)`` of ``H = M' diag(p) M``, shaped (blocks, size[i], size[j]).
+
+    Entry ``[s, r, c]`` sums ``p`` over the grid cells in row ``r`` of table ``i`` and
+    row ``c`` of table ``j`` within block ``s``: a margin of ``p`` over the attributes of
+    both tables, with a Kronecker delta on attributes the two hold in common (an einsum,
+    where scatter-adding every grid cell into the matrix cost more than the solve).
+    """
+    import jax.numpy as jnp
+
+    nd = p.ndim
+    operands: list = [p, list(range(nd))]
+    out_j = []
+    for a in layout.own[j]:
+        if a in layout.own[i]:
+            operands += [jnp.eye(p.shape[a], dtype=p.dtype), [a, nd + a]]
+            out_j.append(nd + a)
+        else:
+            out_j.append(a)
+    block = jnp.einsum(*operands, [*layout.shared, *layout.own[i], *out_j])
+    return block.reshape(layout.n_blocks, layout.size[i], layout.size[j])
 
 
 def project(log_weights, targets, tol: float = PROJECTION_TOL, max_sweeps: int = MAX_SWEEPS):  # noqa: ANN001, ANN201
@@ -190,17 +200,8 @@ def project(log_weights, targets, tol: float = PROJECTION_TOL, max_sweeps: int =
         return jax.nn.softmax(log_weights.reshape(-1)).reshape(log_weights.shape)
     shape = tuple(log_weights.shape)
     axes_list = tuple(tuple(axes) for axes, _ in targets)
-    index = [_cell_index(shape, axes) for axes in axes_list]
-    sizes = [int(np.prod([shape[a] for a in axes])) for axes in axes_list]
-    blocks = _solve_blocks(shape, axes_list)
-    flat_index = [jnp.asarray(ix) for ix in index]
-    # For every grid cell: its block (the level of the attributes every table shares) and
-    # its row within the block for each table; and each table cell's block and row.
-    cell_block = jnp.asarray(blocks.block[0][index[0]])
-    cell_row = [jnp.asarray(blocks.offset[k] + blocks.row[k][index[k]]) for k in range(len(sizes))]
-    table_block = [jnp.asarray(b) for b in blocks.block]
-    table_row = [jnp.asarray(blocks.offset[k] + r) for k, r in enumerate(blocks.row)]
-    n_blocks, width = blocks.n_blocks, blocks.width
+    layout = _layout(shape, axes_list)
+    nd = len(shape)
 
     def forward(x, shares):  # noqa: ANN001, ANN202
         p0 = jax.nn.softmax(x.reshape(-1)).reshape(shape)
@@ -214,29 +215,46 @@ def project(log_weights, targets, tol: float = PROJECTION_TOL, max_sweeps: int =
         p = forward(x, shares)
         return p, p
 
+    def table_rows(x, k):  # noqa: ANN001, ANN202
+        """``M' x`` for table ``k``: the margin of grid array ``x``, as (blocks, size[k])."""
+        margin = jnp.einsum(x, list(range(nd)), [*layout.shared, *layout.own[k]])
+        return margin.reshape(layout.n_blocks, layout.size[k])
+
+    def as_table(rows, k, order):  # noqa: ANN001, ANN202
+        """Table ``k``'s rows (blocks, size[k]) as an array over the attributes ``order``."""
+        labels = (*layout.shared, *layout.own[k])
+        table = rows.reshape([shape[a] for a in labels])
+        return jnp.transpose(table, [labels.index(a) for a in order])
+
     def run_bwd(p, p_bar):  # noqa: ANN001, ANN202
-        flat_p = p.reshape(-1)
-        g = (p_bar * p).reshape(-1)
-        b = jnp.zeros((n_blocks, width), p.dtype)
-        for k, (ix, n) in enumerate(zip(flat_index, sizes)):
-            b = b.at[table_block[k], table_row[k]].set(jax.ops.segment_sum(g, ix, num_segments=n))
+        g = p_bar * p
+        b = jnp.concatenate([table_rows(g, k) for k in range(len(axes_list))], axis=1)
         # H = M' diag(p) M is block diagonal over the levels of the attributes that every
-        # table holds (two table cells of different blocks share no grid cell): one small
-        # dense block per level instead of one matrix over all table cells.
-        h = jnp.zeros((n_blocks, width, width), p.dtype)
-        for i in range(len(sizes)):
-            for j in range(len(sizes)):
-                h = h.at[cell_block, cell_row[i], cell_row[j]].add(flat_p)
+        # table holds: one small dense block per level instead of one matrix over all
+        # table cells; symmetric, so only blocks i <= j are computed.
+        n = len(axes_list)
+        cells = {(i, j): _hessian_block(p, layout, i, j) for i in range(n) for j in range(i, n)}
+        h = jnp.concatenate(
+            [
+                jnp.concatenate(
+                    [cells[(i, j)] if i <= j else jnp.swapaxes(cells[(j, i)], 1, 2) for j in range(n)], axis=2
+                )
+                for i in range(n)
+            ],
+            axis=1,
+        )
         ridge = RIDGE * jnp.maximum(jnp.trace(h, axis1=1, axis2=2).sum(), 1.0)
-        eye = jnp.eye(width, dtype=p.dtype)
+        eye = jnp.eye(layout.width, dtype=p.dtype)
         du = jax.vmap(lambda hb, bb: jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(hb + ridge * eye), bb))(
             h, b
         )
-        m_du = sum(du[cell_block, cell_row[k]] for k in range(len(sizes)))
-        x_bar = (g - flat_p * m_du).reshape(shape)
-        t_bar = tuple(
-            du[table_block[k], table_row[k]].reshape([shape[a] for a in axes_list[k]]) for k in range(len(sizes))
+        parts = [du[:, layout.offset[k] : layout.offset[k] + layout.size[k]] for k in range(n)]
+        m_du = sum(
+            as_table(part, k, sorted(axes_list[k])).reshape(full_shape(shape, tuple(sorted(axes_list[k]))))
+            for k, part in enumerate(parts)
         )
+        x_bar = g - p * m_du
+        t_bar = tuple(as_table(part, k, axes_list[k]) for k, part in enumerate(parts))
         return x_bar, t_bar
 
     run.defvjp(run_fwd, run_bwd)

@@ -79,7 +79,14 @@ def test_zero_targets_stay_zero_without_nan() -> None:
     assert max_margin_error(p, targets) < 1e-12
 
 
-def test_project_meets_margins_and_its_implicit_gradient_matches_unrolled_ipf(problem) -> None:
+@pytest.mark.parametrize(
+    "sets",
+    [
+        [(0, 1), (1, 2), (0, 2), (3,)],  # no attribute in every table: one block
+        [(0, 1), (0, 2), (0, 1, 3)],  # attribute 0 in every table (an area): 3 blocks, tables overlapping on 1
+    ],
+)
+def test_project_meets_margins_and_its_implicit_gradient_matches_unrolled_ipf(problem, sets) -> None:
     setup_jax(1)
     import jax
     import jax.numpy as jnp
@@ -91,7 +98,6 @@ def test_project_meets_margins_and_its_implicit_gradient_matches_unrolled_ipf(pr
     truth[0, 0] = 0.0  # a structural zero: -inf weights that must stay zero
     truth /= truth.sum()
     support = truth > 0
-    sets = [(0, 1), (1, 2), (0, 2), (3,)]
     rng = np.random.default_rng(4)
     x = jnp.asarray(np.where(support, rng.normal(size=truth.shape), -np.inf))
     shares = [jnp.asarray(t) for _, t in _targets(truth, sets)]
