@@ -45,6 +45,9 @@ POLL_DAYS = 14
 # RealClearPolitics final margins against the results), so 1 point shared, 0.5 its own.
 NATIONAL_POLL_BIAS = 0.01
 NATIONAL_POLL_ERROR = 0.005
+# Elections whose state swings size the previous-election source's own error: the four
+# before 2016 without a large third-party vote (Perot 1992 and 1996, Anderson 1980).
+SWING_YEARS = (2000, 2004, 2008, 2012)
 
 
 def _read(name: str) -> pd.DataFrame:
@@ -194,13 +197,36 @@ def uniform_swing(swing: float | None = None) -> pd.Series:
         The swing; default: the average over states of (recent state poll average minus
         2012 share), weighted by voting-age population, known before election day.
     """
+    return (share_2012() + (_swing() if swing is None else swing)).rename("trump")
+
+
+def _swing(days: int = POLL_DAYS) -> float:
+    """The polls' swing since 2012: state poll averages minus 2012 shares, weighted by voting-age population."""
     share12 = share_2012()
-    if swing is None:
-        vap = results().set_index("state")["vap"]
-        avg = poll_average().set_index("state")["share"]
-        both = avg.index.intersection(share12.index)
-        swing = float(((avg[both] - share12[both]) * vap[both]).sum() / vap[both].sum())
-    return (share12 + swing).rename("trump")
+    vap = results().set_index("state")["vap"]
+    avg = poll_average(days).set_index("state")["share"]
+    both = avg.index.intersection(share12.index)
+    return float(((avg[both] - share12[both]) * vap[both]).sum() / vap[both].sum())
+
+
+def swing_error(years: tuple[int, ...] = SWING_YEARS) -> float:
+    """How far states stray from a uniform swing: the root mean square over ``years`` and states.
+
+    For each election, each state's change in Democratic share since the one before,
+    minus the mean change over states, from ``results_history.csv`` (pscl, shares of all
+    votes: a two-party share strays about as far). Only elections before 2016.
+
+    Examples
+    --------
+    >>> round(swing_error(), 3)
+    0.03
+    """
+    history = _read("results_history.csv").pivot(index="state", columns="year", values="dem_share") / 100
+    deviations = []
+    for year in years:
+        change = history[year] - history[year - 4]
+        deviations.append((change - change.mean()).to_numpy())
+    return float(np.sqrt(np.mean(np.concatenate(deviations) ** 2)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -250,6 +276,8 @@ def write_case(folder: str | pathlib.Path, *, sample: int = 5000, seed: int = 0,
     people[demographics + ["vote_post"]].to_csv(folder / "survey_post.csv", index=False)
     poll_average(days)[["state", "share", "se"]].to_csv(folder / "polls.csv", index=False)
     poll_average(days, national=True)[["share", "se"]].to_csv(folder / "polls_national.csv", index=False)
+    swing = uniform_swing(_swing(days)).rename("share").rename_axis("state").reset_index()
+    swing.assign(se=0.0).to_csv(folder / "swing2012.csv", index=False)
     spec = {
         "attributes": {
             "state": {"levels": list(states()), "role": "geography"},
@@ -280,6 +308,12 @@ def write_case(folder: str | pathlib.Path, *, sample: int = 5000, seed: int = 0,
                 "among": list(TWO_PARTY),
                 "bias": NATIONAL_POLL_BIAS,
                 "error": NATIONAL_POLL_ERROR,
+            },
+            {
+                "file": "swing2012.csv",
+                "share": ["trump"],
+                "among": list(TWO_PARTY),
+                "error": round(swing_error(), 3),
             },
         ],
     }

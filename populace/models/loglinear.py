@@ -18,7 +18,11 @@ Priors (all effects non-centred, so NUTS sees unit-scale coordinates):
 - ordered attributes: the standard normal ``z`` is cumulated along the ordered axis
   (a first-order random walk), so neighbouring levels get similar effects;
 - every effect is centred along each of its axes, so an interaction carries no main
-  effect and the terms do not compete.
+  effect and the terms do not compete; a term of ``L_1 x ... x L_k`` cells has
+  ``(L_1 - 1) ... (L_k - 1)`` standard normals (:func:`term_basis`), one per direction the
+  centring keeps. One per cell, as before, gave the same prior but left directions that
+  only the prior saw, correlated with those the data see: on the 9-region benchmark NUTS
+  took 127 leapfrog steps per draw that way and 63 this way.
 """
 
 from __future__ import annotations

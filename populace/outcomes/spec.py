@@ -349,7 +349,7 @@ def load_evidence(outcome: OutcomeSpec, spec: Spec) -> tuple[EvidenceData, ...]:
     ------
     DataError
         A column that is not an attribute, ``share`` or ``se``; an unknown level; a share
-        outside [0, 1] or a standard error that is not positive; naming file, row and column.
+        outside [0, 1] or a negative standard error; naming file, row and column.
     """
     return tuple(_load_one_evidence(outcome, evidence, spec) for evidence in outcome.evidence)
 
@@ -377,8 +377,10 @@ def _load_one_evidence(outcome: OutcomeSpec, evidence: Evidence, spec: Spec) -> 
     for row in range(len(frame)):
         if share[row] > 1:
             raise DataError(f"share {share[row]} is above 1", file=name, row=row + 1, column="share")
-        if se[row] <= 0:
-            raise DataError("a standard error must be positive", file=name, row=row + 1, column="se")
+        # 0 is allowed: a share without sampling error (last election's result moved by
+        # a swing) still has its own ``error``, which is always positive.
+        if se[row] < 0:
+            raise DataError(f"standard error {se[row]} is negative", file=name, row=row + 1, column="se")
     return EvidenceData(
         groups=groups,
         codes=codes,

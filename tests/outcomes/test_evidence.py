@@ -81,7 +81,7 @@ def test_sources_without_group_columns_give_shares_of_the_whole_population(tmp_p
         ("state,share\na,0.5\n", "no 'se' column"),
         ("state,share,se\nc,0.5,0.01\n", "unknown level 'c'"),
         ("state,share,se\na,1.5,0.01\n", "above 1"),
-        ("state,share,se\na,0.5,0\n", "must be positive"),
+        ("state,share,se\na,0.5,-0.01\n", "is negative"),
         ("region,share,se\na,0.5,0.01\n", "not an attribute"),
     ],
 )
