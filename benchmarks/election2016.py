@@ -109,6 +109,8 @@ def forecast(request: dict[str, Any]) -> dict[str, Any]:
                 name: [float(b.mean()), float(b.std())]
                 for name, b in zip(model.evidence_names, model.evidence_bias.T, strict=True)
             }
+        if model.correlated_error is not None:
+            row["correlated_error"] = [float(model.correlated_error.mean()), float(model.correlated_error.std())]
         if name == "forecast":
             frame = point_posterior(post, ipf(post.inputs(), 0.5))
             row["ipf_states"] = _trump(pp.forecast(frame, path, by=["state"], model=model, among=TWO_PARTY)).to_dict(
@@ -202,6 +204,8 @@ def run(mode: Mode) -> dict[str, Any]:
     results["anchors"] = anchors()
     results["actual"] = election2016.results().set_index("state")["trump"].to_dict()
     results["actual_national"] = election2016.national_result()
+    results["swing_error_pp"] = election2016.swing_error() * 100
+    results["composition_error"] = election2016.composition_error()
     return results
 
 
@@ -227,9 +231,17 @@ def anchors() -> dict[str, dict[str, float]]:
     two = people[people["vote_pre"].isin(TWO_PARTY)]
     cces = two.groupby("state")["vote_pre"].apply(lambda v: float((v == "trump").mean()))
     hindsight = election2016.national_result() - election2016.national_2012()
+    swing = election2016.uniform_swing()
+    # the two state-level sources of the forecast averaged with the outcome spec's errors
+    # (a poll average: its se and 2 pp own error; the swing: its historical error)
+    se = election2016.poll_average().set_index("state")["se"]
+    w_polls = 1 / (se**2 + 0.02**2)
+    w_swing = 1 / election2016.swing_error() ** 2
+    combined = ((w_polls * polls + w_swing * swing.reindex(polls.index)) / (w_polls + w_swing)).dropna()
     out = {
         "poll average, last two weeks": polls,
-        "uniform swing from 2012 (swing from the polls)": election2016.uniform_swing(),
+        "polls and uniform swing, inverse-variance average": combined,
+        "uniform swing from 2012 (swing from the polls)": swing,
         "uniform swing from 2012 (actual swing: hindsight)": election2016.uniform_swing(hindsight),
         "unweighted CCES pre-election": cces,
     }
@@ -307,12 +319,22 @@ def render(results: dict[str, Any], figure: str) -> str:
         "all adults and never cross vote; the polls are toplines among likely voters, not counts of adults; and a "
         "vote x turnout grid would multiply the joint's 12,000 cells by eight. So the joint stays demographic, and "
         "a multilevel logit of the CCES pre-election intent (trump, clinton, other, abstain: turnout enters as "
-        "abstaining) on state, race, sex, age and college is post-stratified over it draw by draw. Two sources "
+        "abstaining) on state, race, sex, age and college is post-stratified over it draw by draw. Three sources "
         "of published shares enter that model as evidence (`evidence:` in the outcome spec): the state poll "
         "averages, on each state's two-party share, with one error shared by all states (prior sd 2 pp) and each "
-        "state's own error (sd 2 pp); and the national poll average of the same two weeks, on the national "
-        "two-party share, with its own shared error (prior sd 1 pp; its own error 0.5 pp). The national average "
-        "tells how far the state polls together sit from the national polls. The CCES gets a house effect (its "
+        "state's own error (sd 2 pp); the national poll average of the same two weeks, on the national "
+        "two-party share, with its own shared error (prior sd 1 pp; its own error 0.5 pp); and 2012's result "
+        "moved by the state polls' swing since 2012 (uniform swing), shared error prior sd 2 pp, each state's own "
+        f"error {results.get('swing_error_pp', float('nan')):.1f} pp: the root mean square of states' deviations "
+        "from a uniform swing in 2000-2012 (`election2016.swing_error`). The national average tells how far the "
+        "state polls together sit from the national polls; the previous election holds states where the polls "
+        "are few or compressed toward 50%. All three and the survey share a correlated error "
+        "(`correlated_error:`): each state misses by gamma x (its share of adults without college - the "
+        f"nation's), gamma ~ Normal(0, {results.get('composition_error', float('nan')):.2f}), the root mean "
+        "square slope of states' deviations from a uniform swing on that share in 2000-2012 "
+        "(`election2016.composition_error`): polls and survey can miss along the composition by as much as "
+        "elections moved along it. The data cannot learn gamma; it widens the intervals of states far from the "
+        "nation's composition. The CCES gets a house effect (its "
         "lean relative to the polls, national and by state, pooled), so the polls set each state's level and the "
         "survey the differences between groups within it.",
         "",
@@ -355,7 +377,7 @@ def _forecast_table(results: dict[str, Any], actual: pd.Series) -> list[str]:
     note = (
         " The model's shared poll errors came out at "
         + ", ".join(f"{name} {b[0] * 100:+.1f} pp (sd {b[1] * 100:.1f})" for name, b in bias.items())
-        + " (prior sd 2 for the state polls, 1 for the national)."
+        + " (prior sd 2 for the state polls and the swing, 1 for the national polls)."
         if bias
         else ""
     )

@@ -229,6 +229,32 @@ def swing_error(years: tuple[int, ...] = SWING_YEARS) -> float:
     return float(np.sqrt(np.mean(np.concatenate(deviations) ** 2)))
 
 
+def composition_error(years: tuple[int, ...] = SWING_YEARS) -> float:
+    """How far elections tilt along the share of adults without college: the RMS slope over ``years``.
+
+    For each election, states' deviations from a uniform swing (as in :func:`swing_error`)
+    regressed on their share of adults without a four-year degree (the ACS table; its
+    2014-2018 shares stand in for those of earlier years). The root mean square of the
+    slopes is the prior sd of the forecast's correlated error: polls and survey may miss
+    along that composition by as much as elections have moved along it. Only elections
+    before 2016.
+
+    Examples
+    --------
+    >>> round(composition_error(), 2)
+    0.21
+    """
+    history = _read("results_history.csv").pivot(index="state", columns="year", values="dem_share") / 100
+    education = _read("acs_state_education.csv").pivot(index="state", columns="education", values="count")
+    without = education[list(COARSE_EDUCATION["no college"])].sum(axis=1) / education.sum(axis=1)
+    slopes = []
+    for year in years:
+        change = history[year] - history[year - 4]
+        deviation = (change - change.mean()).reindex(without.index)
+        slopes.append(np.polyfit(without.to_numpy(), deviation.to_numpy(), 1)[0])
+    return float(np.sqrt(np.mean(np.square(slopes))))
+
+
 @dataclasses.dataclass(frozen=True)
 class Case:
     """Files of a written case: the joint's spec, and the outcome specs."""
@@ -316,10 +342,16 @@ def write_case(folder: str | pathlib.Path, *, sample: int = 5000, seed: int = 0,
                 "error": round(swing_error(), 3),
             },
         ],
+        # polls, the swing and the survey may all miss along the share without college
+        "correlated_error": {
+            "attribute": "education",
+            "levels": list(COARSE_EDUCATION["no college"]),
+            "sd": round(composition_error(), 3),
+        },
     }
     (folder / "forecast.yaml").write_text(yaml.safe_dump(outcome, sort_keys=False))
     analysis = {**outcome, "outcome": "vote_post", "data": {"file": "survey_post.csv"}}
-    del analysis["evidence"]
+    del analysis["evidence"], analysis["correlated_error"]
     (folder / "analysis.yaml").write_text(yaml.safe_dump(analysis, sort_keys=False))
     return Case(
         folder=folder, spec=folder / "spec.yaml", forecast=folder / "forecast.yaml", analysis=folder / "analysis.yaml"

@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from populace.errors import DataError
+from populace.errors import DataError, SpecError
 from populace.outcomes.model import OutcomeDraws, fit_outcome
 from populace.outcomes.spec import OutcomeSpec, load_evidence, load_outcome_data
 from populace.posterior import Posterior
+from populace.spec import Spec
 from populace.summaries import DEFAULT_CREDIBLE_MASS, interval_table, margin, stacked
 
 # Posterior draws post-stratified at once (bounds memory: draws x kept cells x levels).
@@ -169,7 +170,30 @@ def outcome_model(
         progress=progress,
         evidence=evidence,
         joint=joint,
+        correlated=_correlated(outcome, data.predictors, post.spec),
     )
+
+
+def _correlated(
+    outcome: OutcomeSpec, predictors: Sequence[str], spec: Spec
+) -> tuple[int, tuple[int, ...], float] | None:
+    """The spec's correlated error as (predictor position, level indices, sd), checked against the posterior."""
+    error = outcome.correlated_error
+    if error is None:
+        return None
+    if error.attribute not in predictors:
+        raise SpecError(
+            f"correlated_error.attribute '{error.attribute}' must be a predictor ({', '.join(predictors)})",
+            file=outcome.name,
+        )
+    levels = spec.attribute(error.attribute).levels
+    unknown = [v for v in error.levels if v not in levels]
+    if unknown:
+        raise SpecError(
+            f"correlated_error.levels: '{unknown[0]}' is not a level of '{error.attribute}' ({', '.join(levels)})",
+            file=outcome.name,
+        )
+    return predictors.index(error.attribute), tuple(levels.index(v) for v in error.levels), error.sd
 
 
 def _among(draws: xr.DataArray, levels: Sequence[str], among: Sequence[str]) -> xr.DataArray:

@@ -18,7 +18,11 @@ post-stratified from the cell probabilities over the joint's posterior mean, wit
 ``bias`` per source shared by its rows (polls miss together) and each row's own
 ``error`` (fixed). The survey's rows may lean away from the truth (its house effect),
 nationally and by the evidence's groups (pooled); the published shares, not the survey,
-then set each group's level, and the survey the differences within it.
+then set each group's level, and the survey the differences within it. An optional
+correlated error (``correlated``) is shared by every source and the survey: in group
+``g`` all of them miss by ``gamma * (c_g - c)`` (``c_g`` the group's share of some
+attribute levels, ``c`` the population's), on the survey's log odds as
+``LOGIT_SLOPE`` times that; ``gamma`` is then known only from its prior.
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ EFFECT_SCALE = 1.0
 HOUSE_SCALE = 1.0
 # Prior scale of how much that house effect varies between the evidence's groups (states).
 HOUSE_GROUP_SCALE = 0.5
+# A correlated error on shares enters the survey's log odds times the logit's slope at a
+# share of one half (d log odds = d share / (s (1 - s)) = 4 d share).
+LOGIT_SLOPE = 4.0
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -54,6 +61,8 @@ class OutcomeDraws:
     evidence_names: tuple[str, ...] = ()
     # Draws of the survey's house effect relative to the published shares.
     house_effect: np.ndarray | None = None
+    # Draws of the correlated error's slope gamma (S,), when the spec has one.
+    correlated_error: np.ndarray | None = None
 
     @property
     def n_samples(self) -> int:
@@ -94,6 +103,7 @@ def fit_outcome(
     progress: bool,
     evidence: tuple[EvidenceData, ...] = (),
     joint: np.ndarray | None = None,
+    correlated: tuple[int, tuple[int, ...], float] | None = None,
 ) -> OutcomeDraws:
     """Fit the outcome model with NUTS.
 
@@ -115,6 +125,10 @@ def fit_outcome(
         predictor order), which turn cell probabilities into the groups' shares. The
         posterior mean of the joint is used, so the evidence term ignores the joint's own
         uncertainty (the forecast still carries it, draw by draw).
+    correlated
+        With ``evidence``: ``(predictor position, levels, sd)`` of the error that every
+        source and the survey share, by the groups' population share of those levels
+        (:class:`~populace.outcomes.spec.CorrelatedError`).
     """
     from populace.inference.backend import setup_jax
 
@@ -143,6 +157,11 @@ def fit_outcome(
         )
         n_groups = int(np.prod([shape[j] for j in group_axes]))
         contrast = jnp.asarray(polls[0]["contrast"])
+        if correlated is not None:
+            tilt = _composition(joint, correlated, [p["drop"] for p in polls], [p["rows"] for p in polls])
+            drop_union = tuple(i for i in range(joint.ndim) if i not in group_axes)
+            survey_tilt = _composition(joint, correlated, [drop_union], [(slice(None),)])[0].reshape(-1)
+            survey_tilt = jnp.asarray(survey_tilt[unique_group])
 
     def model() -> None:
         alpha = numpyro.sample("alpha", dist.Normal(0.0, INTERCEPT_SCALE).expand([k]).to_event(1))
@@ -165,6 +184,10 @@ def fit_outcome(
             spread = numpyro.sample("survey_house_spread", dist.HalfNormal(HOUSE_GROUP_SCALE))
             raw = numpyro.sample("survey_house_group", dist.Normal(0.0, 1.0).expand([n_groups]).to_event(1))
             lean = house + spread * raw[jnp.asarray(unique_group)]
+            if correlated is not None:
+                # every source and the survey miss together, by the groups' composition
+                gamma = numpyro.sample("correlated_error", dist.Normal(0.0, correlated[2]))
+                lean = lean + LOGIT_SLOPE * gamma * survey_tilt
             full = full + lean[:, None] * contrast
         logp = jax.nn.log_softmax(full, axis=1)
         numpyro.factor("data", jnp.sum(jnp.asarray(counts) * logp[jnp.arange(logp.shape[0]), outcome]))
@@ -186,6 +209,8 @@ def fit_outcome(
             shares = num_all.sum(poll["drop"]) / den_all.sum(poll["drop"])
             true = jnp.broadcast_to(shares[poll["rows"]], source.share.shape)
             scale = jnp.sqrt(jnp.asarray(source.se) ** 2 + source.error**2)
+            if correlated is not None:
+                true = true + gamma * jnp.broadcast_to(jnp.asarray(tilt[i]), source.share.shape)
             numpyro.sample(f"evidence_{i}", dist.Normal(true + bias[i], scale), obs=jnp.asarray(source.share))
 
     mcmc = MCMC(
@@ -206,7 +231,24 @@ def fit_outcome(
         evidence_bias=np.asarray(samples["evidence_bias"]) if evidence else None,
         evidence_names=tuple(source.name for source in evidence),
         house_effect=np.asarray(samples["survey_house_effect"]) if evidence else None,
+        correlated_error=np.asarray(samples["correlated_error"]) if "correlated_error" in samples else None,
     )
+
+
+def _composition(
+    joint: np.ndarray, correlated: tuple[int, tuple[int, ...], float], drops: list[tuple], rows: list[tuple]
+) -> list[np.ndarray]:
+    """Each grouping's population share of the correlated error's levels, minus the population's.
+
+    ``drops[i]`` are the joint's axes that grouping ``i`` sums over and ``rows[i]`` picks
+    its rows (as in :func:`_evidence_terms`).
+    """
+    axis, members, _ = correlated
+    inside = np.zeros(joint.shape[axis])
+    inside[list(members)] = 1.0
+    part = joint * inside.reshape([-1 if i == axis else 1 for i in range(joint.ndim)])
+    overall = part.sum() / joint.sum()
+    return [np.asarray(part.sum(d) / joint.sum(d))[r] - overall for d, r in zip(drops, rows, strict=True)]
 
 
 def _sum_zero_basis(levels: int) -> np.ndarray:

@@ -19,8 +19,9 @@ from populace.data.inputs import parse_csv, parse_numbers, read_source
 from populace.errors import DataError, SpecError
 from populace.spec import Spec, TableSource
 
-OUTCOME_KEYS = ("outcome", "levels", "data", "predictors", "by", "simulator", "evidence")
+OUTCOME_KEYS = ("outcome", "levels", "data", "predictors", "by", "simulator", "evidence", "correlated_error")
 EVIDENCE_KEYS = ("file", "share", "among", "bias", "error")
+CORRELATED_KEYS = ("attribute", "levels", "sd")
 # Prior sd of an error shared by every published share (all polls off together): the
 # average absolute state poll error of US presidential elections 2000-2016 was 2-5 points
 # (Shirani-Mehr et al. 2018, "Disentangling bias and variance in election polls").
@@ -54,6 +55,25 @@ class Evidence:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class CorrelatedError:
+    """An error every evidence source and the survey share, growing with a group's composition.
+
+    In group ``g`` every published share and the survey miss the truth by
+    ``gamma * (c_g - c)``, where ``c_g`` is the group's population share of ``levels`` of
+    ``attribute``, ``c`` that share over the whole population, and
+    ``gamma ~ Normal(0, sd)`` is unknown: groups alike in that composition miss together
+    (polls and surveys reaching too few of the same kind of people), while the whole
+    population's share is untouched. The data cannot tell ``gamma`` from the truth, so it
+    widens the groups' intervals in proportion to how far their composition sits from
+    the population's.
+    """
+
+    attribute: str
+    levels: tuple[str, ...]
+    sd: float
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class OutcomeSpec:
     """An outcome to forecast over the population."""
 
@@ -66,6 +86,8 @@ class OutcomeSpec:
     simulator: Mapping[str, Any] | None = None
     # Published shares, one entry per source (state polls, national polls), each with its own shared error.
     evidence: tuple[Evidence, ...] = ()
+    # An error shared by the evidence and the survey, by group composition (needs evidence).
+    correlated_error: CorrelatedError | None = None
     base_dir: pathlib.Path = pathlib.Path(".")
     name: str = "outcome"
 
@@ -102,9 +124,13 @@ class OutcomeSpec:
                 file=path.name,
             )
         evidence = _evidence(raw.get("evidence"), tuple(levels), path.name)
+        correlated = _correlated(raw.get("correlated_error"), path.name)
+        if correlated is not None and not evidence:
+            raise SpecError("'correlated_error' is an error of published shares: it needs 'evidence'", file=path.name)
         return cls(
             outcome=raw["outcome"],
             evidence=evidence,
+            correlated_error=correlated,
             levels=tuple(levels),
             source=TableSource(file=data["file"]),
             weight=data.get("weight") or None,
@@ -175,14 +201,31 @@ def _one_evidence(block: object, levels: tuple[str, ...], name: str) -> Evidence
     return Evidence(source=TableSource(file=str(block["file"])), share=share, among=among, bias=bias, error=error)
 
 
-def _positive(block: dict, key: str, default: float, name: str) -> float:
-    """A positive number from an evidence block."""
+def _correlated(block: object, name: str) -> CorrelatedError | None:
+    """The ``correlated_error`` block: {attribute, levels, sd}."""
+    if block in (None, "", "null", "~"):
+        return None
+    if not isinstance(block, dict):
+        raise SpecError("'correlated_error' must be {attribute, levels, sd}", file=name)
+    _known_keys(block, CORRELATED_KEYS, " in correlated_error", name)
+    for key in CORRELATED_KEYS:
+        if key not in block:
+            raise SpecError(f"correlated_error needs '{key}'", file=name)
+    levels = tuple(_list(block["levels"]))
+    if not levels:
+        raise SpecError("correlated_error.levels lists no level", file=name)
+    sd = _positive(block, "sd", 0.0, name, where="correlated_error")
+    return CorrelatedError(attribute=str(block["attribute"]), levels=levels, sd=sd)
+
+
+def _positive(block: dict, key: str, default: float, name: str, where: str = "evidence") -> float:
+    """A positive number from an evidence (or ``where``) block."""
     try:
         value = float(block.get(key, default))
-    except ValueError:
-        raise SpecError(f"evidence.{key} must be a number, got {block[key]!r}", file=name) from None
+    except (TypeError, ValueError):
+        raise SpecError(f"{where}.{key} must be a number, got {block[key]!r}", file=name) from None
     if not value > 0:
-        raise SpecError(f"evidence.{key} must be positive, got {value}", file=name)
+        raise SpecError(f"{where}.{key} must be positive, got {value}", file=name)
     return value
 
 

@@ -199,3 +199,66 @@ def test_a_national_share_corrects_the_state_shares_shared_error(tmp_path) -> No
     for state, share in truth.items():
         assert results["with national"][state] == pytest.approx(share, abs=0.015)
         assert results["states only"][state] < share - 0.02  # the state polls' shared error stays
+
+
+def test_the_correlated_error_block_is_read_and_checked(tmp_path) -> None:
+    block = "correlated_error: {attribute: edu, levels: [hs, some], sd: 0.2}\n"
+    spec, path = _case(tmp_path, EVIDENCE + block)
+    error = OutcomeSpec.from_yaml(path).correlated_error
+    assert error.attribute == "edu" and error.levels == ("hs", "some") and error.sd == 0.2
+    for bad, words in [
+        (block, "needs 'evidence'"),
+        (EVIDENCE + "correlated_error: {attribute: edu, levels: [hs]}\n", "needs 'sd'"),
+        (EVIDENCE + "correlated_error: {attribute: edu, levels: [hs], sd: 0}\n", "sd must be positive"),
+        (EVIDENCE + "correlated_error: {attribute: edu, levels: [hs], sd: 1, by: x}\n", "unknown key 'by'"),
+        (EVIDENCE + "correlated_error: [edu]\n", "must be {attribute, levels, sd}"),
+    ]:
+        _case(tmp_path, bad)
+        with pytest.raises(SpecError, match=words):
+            OutcomeSpec.from_yaml(path)
+
+
+def _representative_case(tmp_path, evidence: str):
+    """Polls right and a representative survey; states a and b differ in their share without college."""
+    spec, path = _case(tmp_path)
+    rng = np.random.default_rng(2)
+    true_r = {("a", "no college"): 0.75, ("a", "college"): 0.45, ("b", "no college"): 0.55, ("b", "college"): 0.25}
+    rows = [
+        f"{state},{edu},{'r' if rng.random() < share else 'd'}"
+        for (state, edu), share in true_r.items()
+        for _ in range(400)
+    ]
+    (tmp_path / "survey.csv").write_text("state,edu,vote\n" + "\n".join(rows) + "\n")
+    weights = {"a": (500, 100), "b": (300, 300)}
+    truth = {s: (w[0] * true_r[(s, "no college")] + w[1] * true_r[(s, "college")]) / sum(w) for s, w in weights.items()}
+    (tmp_path / "polls.csv").write_text("state,share,se\n" + "".join(f"{s},{v:.4f},0.005\n" for s, v in truth.items()))
+    (tmp_path / "outcome.yaml").write_text(OUTCOME + evidence)
+    joint = np.array([[300, 200, 100], [150, 150, 300]], dtype=float) / 1200
+    post = posterior_from_draws(spec, pp.data.load_inputs(spec), np.broadcast_to(joint, (1, 20, 2, 3)).copy())
+    return post, path, truth
+
+
+@pytest.mark.pipeline
+def test_a_correlated_error_widens_groups_by_their_composition_not_the_whole(tmp_path) -> None:
+    # State a is 83% without college, b 50%, the population 67%: with a correlated error
+    # of sd 0.2 both states may miss by 0.2 x 0.17 = 3.3 points (in opposite directions),
+    # the population by nothing.
+    evidence = "evidence: {file: polls.csv, share: [r], among: [r, d], bias: 0.005, error: 0.005}\n"
+    width, mean = {}, {}
+    for name, extra in [
+        ("plain", ""),
+        ("correlated", "correlated_error: {attribute: edu, levels: [hs, some], sd: 0.2}\n"),
+    ]:
+        post, path, truth = _representative_case(tmp_path, evidence + extra)
+        model = pp.outcome_model(post, path, draws=400, chains=1, seed=0)
+        for by in (["state"], []):
+            table = pp.forecast(post, path, by=by, model=model, among=["r", "d"])
+            table = table[table["level"] == "r"].set_index(by or ["level"])
+            width[(name, bool(by))] = table["upper"] - table["lower"]
+            mean[(name, bool(by))] = table["mean"]
+        if name == "correlated":
+            assert model.correlated_error is not None and abs(float(model.correlated_error.std()) - 0.2) < 0.05
+    for state, share in truth.items():
+        assert mean[("correlated", True)][state] == pytest.approx(share, abs=0.03)
+        assert width[("correlated", True)][state] > width[("plain", True)][state] + 0.04
+    assert float(width[("correlated", False)].iloc[0]) < float(width[("plain", False)].iloc[0]) + 0.02
