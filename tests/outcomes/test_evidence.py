@@ -166,24 +166,9 @@ def test_evidence_sets_the_level_where_the_survey_leans(tmp_path) -> None:
 @pytest.mark.pipeline
 def test_a_national_share_corrects_the_state_shares_shared_error(tmp_path) -> None:
     # The state polls all read 4 points too d; the national poll is right and trusted more.
-    spec, path = _case(tmp_path)
-    rng = np.random.default_rng(1)
-    true_r = {("a", "no college"): 0.75, ("a", "college"): 0.45, ("b", "no college"): 0.55, ("b", "college"): 0.25}
-    rows = [
-        f"{state},{edu},{'r' if rng.random() < share else 'd'}"
-        for (state, edu), share in true_r.items()
-        for _ in range(400)
-    ]
-    (tmp_path / "survey.csv").write_text("state,edu,vote\n" + "\n".join(rows) + "\n")
-    weights = {"a": (500, 100), "b": (300, 300)}
-    truth = {s: (w[0] * true_r[(s, "no college")] + w[1] * true_r[(s, "college")]) / sum(w) for s, w in weights.items()}
-    national = sum(truth[s] * sum(w) for s, w in weights.items()) / 1200
-    (tmp_path / "polls.csv").write_text(
-        "state,share,se\n" + "".join(f"{s},{v - 0.04:.4f},0.005\n" for s, v in truth.items())
-    )
+    post, path, truth = _representative_case(tmp_path, seed=1, poll_shift=-0.04)
+    national = sum(truth[s] * n for s, n in {"a": 600, "b": 600}.items()) / 1200
     (tmp_path / "us.csv").write_text(f"share,se\n{national:.4f},0.003\n")
-    joint = np.array([[300, 200, 100], [150, 150, 300]], dtype=float) / 1200
-    post = posterior_from_draws(spec, pp.data.load_inputs(spec), np.broadcast_to(joint, (1, 20, 2, 3)).copy())
     states = "{file: polls.csv, share: [r], among: [r, d], bias: 0.03, error: 0.005}"
     results = {}
     for name, evidence in [
@@ -218,10 +203,10 @@ def test_the_correlated_error_block_is_read_and_checked(tmp_path) -> None:
             OutcomeSpec.from_yaml(path)
 
 
-def _representative_case(tmp_path, evidence: str):
-    """Polls right and a representative survey; states a and b differ in their share without college."""
+def _representative_case(tmp_path, *, seed: int, poll_shift: float = 0.0):
+    """A representative survey and state polls `poll_shift` off; a and b differ in their share without college."""
     spec, path = _case(tmp_path)
-    rng = np.random.default_rng(2)
+    rng = np.random.default_rng(seed)
     true_r = {("a", "no college"): 0.75, ("a", "college"): 0.45, ("b", "no college"): 0.55, ("b", "college"): 0.25}
     rows = [
         f"{state},{edu},{'r' if rng.random() < share else 'd'}"
@@ -231,8 +216,8 @@ def _representative_case(tmp_path, evidence: str):
     (tmp_path / "survey.csv").write_text("state,edu,vote\n" + "\n".join(rows) + "\n")
     weights = {"a": (500, 100), "b": (300, 300)}
     truth = {s: (w[0] * true_r[(s, "no college")] + w[1] * true_r[(s, "college")]) / sum(w) for s, w in weights.items()}
-    (tmp_path / "polls.csv").write_text("state,share,se\n" + "".join(f"{s},{v:.4f},0.005\n" for s, v in truth.items()))
-    (tmp_path / "outcome.yaml").write_text(OUTCOME + evidence)
+    polls = "".join(f"{s},{v + poll_shift:.4f},0.005\n" for s, v in truth.items())
+    (tmp_path / "polls.csv").write_text("state,share,se\n" + polls)
     joint = np.array([[300, 200, 100], [150, 150, 300]], dtype=float) / 1200
     post = posterior_from_draws(spec, pp.data.load_inputs(spec), np.broadcast_to(joint, (1, 20, 2, 3)).copy())
     return post, path, truth
@@ -249,7 +234,8 @@ def test_a_correlated_error_widens_groups_by_their_composition_not_the_whole(tmp
         ("plain", ""),
         ("correlated", "correlated_error: {attribute: edu, levels: [hs, some], sd: 0.2}\n"),
     ]:
-        post, path, truth = _representative_case(tmp_path, evidence + extra)
+        post, path, truth = _representative_case(tmp_path, seed=2)
+        (tmp_path / "outcome.yaml").write_text(OUTCOME + evidence + extra)
         model = pp.outcome_model(post, path, draws=400, chains=1, seed=0)
         for by in (["state"], []):
             table = pp.forecast(post, path, by=by, model=model, among=["r", "d"])
