@@ -333,8 +333,16 @@ def render(results: dict[str, Any], figure: str) -> str:
         f"nation's), gamma ~ Normal(0, {results.get('composition_error', float('nan')):.2f}), the root mean "
         "square slope of states' deviations from a uniform swing on that share in 2000-2012 "
         "(`election2016.composition_error`): polls and survey can miss along the composition by as much as "
-        "elections moved along it. The data cannot learn gamma; it widens the intervals of states far from the "
-        "nation's composition. The CCES gets a house effect (its "
+        "elections moved along it. It was meant to widen the intervals of states far from the nation's "
+        "composition, the data being unable to learn gamma; but the survey's term (4 gamma on its log odds) and "
+        "the evidence's (gamma on shares) differ, so the data did learn it"
+        + (
+            f" (posterior {results['outcomes']['forecast']['correlated_error'][0]:.2f} +- "
+            f"{results['outcomes']['forecast']['correlated_error'][1]:.2f})"
+            if "correlated_error" in results["outcomes"].get("forecast", {})
+            else ""
+        )
+        + ", tilting the forecast against states without college. The CCES gets a house effect (its "
         "lean relative to the polls, national and by state, pooled), so the polls set each state's level and the "
         "survey the differences between groups within it.",
         "",

@@ -22,7 +22,9 @@ then set each group's level, and the survey the differences within it. An option
 correlated error (``correlated``) is shared by every source and the survey: in group
 ``g`` all of them miss by ``gamma * (c_g - c)`` (``c_g`` the group's share of some
 attribute levels, ``c`` the population's), on the survey's log odds as
-``LOGIT_SLOPE`` times that; ``gamma`` is then known only from its prior.
+``LOGIT_SLOPE`` times that. Experimental: meant to be known only from its prior, but the
+two terms differ enough that data can learn it (0.86 +- 0.13 against a prior sd of 0.21
+on the 2016 case, which made that forecast worse; BENCHMARKS.md).
 """
 
 from __future__ import annotations

@@ -63,9 +63,9 @@ class CorrelatedError:
     ``attribute``, ``c`` that share over the whole population, and
     ``gamma ~ Normal(0, sd)`` is unknown: groups alike in that composition miss together
     (polls and surveys reaching too few of the same kind of people), while the whole
-    population's share is untouched. The data cannot tell ``gamma`` from the truth, so it
-    widens the groups' intervals in proportion to how far their composition sits from
-    the population's.
+    population's share is untouched. Meant to widen the groups' intervals in proportion
+    to how far their composition sits from the population's; experimental: on the 2016
+    case the data learned ``gamma`` and the forecast got worse (BENCHMARKS.md).
     """
 
     attribute: str
