@@ -224,6 +224,7 @@ def _keep_states(folder: pathlib.Path, keep: Sequence[str]) -> None:
 def anchors() -> dict[str, dict[str, float]]:
     """What a forecaster would put beside the forecast, scored on the same states."""
     from populace.data import election2016
+    from populace.outcomes.spec import DEFAULT_EVIDENCE_ERROR
 
     actual = election2016.results().set_index("state")["trump"]
     polls = election2016.poll_average().set_index("state")["share"]
@@ -235,7 +236,7 @@ def anchors() -> dict[str, dict[str, float]]:
     # the two state-level sources of the forecast averaged with the outcome spec's errors
     # (a poll average: its se and 2 pp own error; the swing: its historical error)
     se = election2016.poll_average().set_index("state")["se"]
-    w_polls = 1 / (se**2 + 0.02**2)
+    w_polls = 1 / (se**2 + DEFAULT_EVIDENCE_ERROR**2)
     w_swing = 1 / election2016.swing_error() ** 2
     combined = ((w_polls * polls + w_swing * swing.reindex(polls.index)) / (w_polls + w_swing)).dropna()
     out = {

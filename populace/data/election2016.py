@@ -221,12 +221,14 @@ def swing_error(years: tuple[int, ...] = SWING_YEARS) -> float:
     >>> round(swing_error(), 3)
     0.03
     """
+    return float(np.sqrt(np.mean(_swing_deviations(years).to_numpy() ** 2)))
+
+
+def _swing_deviations(years: tuple[int, ...]) -> pd.DataFrame:
+    """States x ``years``: each state's change in Democratic share since the election before, minus the mean change."""
     history = _read("results_history.csv").pivot(index="state", columns="year", values="dem_share") / 100
-    deviations = []
-    for year in years:
-        change = history[year] - history[year - 4]
-        deviations.append((change - change.mean()).to_numpy())
-    return float(np.sqrt(np.mean(np.concatenate(deviations) ** 2)))
+    change = pd.DataFrame({year: history[year] - history[year - 4] for year in years})
+    return change - change.mean()
 
 
 def composition_error(years: tuple[int, ...] = SWING_YEARS) -> float:
@@ -244,14 +246,10 @@ def composition_error(years: tuple[int, ...] = SWING_YEARS) -> float:
     >>> round(composition_error(), 2)
     0.21
     """
-    history = _read("results_history.csv").pivot(index="state", columns="year", values="dem_share") / 100
     education = _read("acs_state_education.csv").pivot(index="state", columns="education", values="count")
     without = education[list(COARSE_EDUCATION["no college"])].sum(axis=1) / education.sum(axis=1)
-    slopes = []
-    for year in years:
-        change = history[year] - history[year - 4]
-        deviation = (change - change.mean()).reindex(without.index)
-        slopes.append(np.polyfit(without.to_numpy(), deviation.to_numpy(), 1)[0])
+    deviations = _swing_deviations(years).reindex(without.index)
+    slopes = [np.polyfit(without.to_numpy(), deviations[year].to_numpy(), 1)[0] for year in years]
     return float(np.sqrt(np.mean(np.square(slopes))))
 
 

@@ -82,8 +82,6 @@ class LoglinearModel:
     plausibility: tuple[tuple[tuple[int, ...], np.ndarray], ...] = ()
     plausibility_names: tuple[str, ...] = ()
     plausibility_weights: str = "single"
-    # Per term: sample its effects centred (Normal(0, scale)) rather than as scale * z.
-    centred: tuple[bool, ...] = ()
 
     @property
     def weight_names(self) -> tuple[str, ...]:
@@ -161,13 +159,12 @@ class LoglinearModel:
                 continue
             scales.append((tau_geo if term.kind == GEOGRAPHY else tau[len(term.axes)]) * lam[j])
             j += 1
-        if not self.terms:
+        z = numpyro.sample("z", dist.Normal(0.0, 1.0).expand([self.n_effects]).to_event(1)) if self.terms else None
+        if z is None:
             eta = jnp.zeros(self.shape)
         else:
-            scale = jnp.stack([jnp.asarray(x, dtype=float) for x in scales])[self.effect_term]
-            centred = np.asarray(self.centred or (False,) * len(self.terms))[self.effect_term]
-            z = numpyro.sample("z", dist.Normal(0.0, jnp.where(centred, scale, 1.0)).to_event(1))
-            eta = linear_predictor(self, jnp.where(centred, z, scale * z))
+            scale = jnp.stack([jnp.asarray(x, dtype=z.dtype) for x in scales])[self.effect_term]
+            eta = linear_predictor(self, scale * z)
         if self.plausibility:
             # The LLM filter: eta += w * s with s <= 0 and a learned weight w >= 0.
             weight = numpyro.sample(
