@@ -45,6 +45,10 @@ POLL_DAYS = 14
 # RealClearPolitics final margins against the results), so 1 point shared, 0.5 its own.
 NATIONAL_POLL_BIAS = 0.01
 NATIONAL_POLL_ERROR = 0.005
+# Prior sd of the error that every source shares (the polls, the swing built on them and
+# the survey whose level they set), which no source can reveal: the root mean square of
+# those three national misses, about 1 point (the outcome spec's ``common_error``).
+COMMON_ERROR = 0.01
 # Elections whose state swings size the previous-election source's own error: the four
 # before 2016 without a large third-party vote (Perot 1992 and 1996, Anderson 1980).
 SWING_YEARS = (2000, 2004, 2008, 2012)
@@ -340,7 +344,9 @@ def write_case(folder: str | pathlib.Path, *, sample: int = 5000, seed: int = 0,
                 "error": round(swing_error(), 3),
             },
         ],
-        # polls, the swing and the survey may all miss along the share without college
+        # errors every source shares, drawn from their priors: all polls off together, and
+        # off together along the share without college
+        "common_error": COMMON_ERROR,
         "correlated_error": {
             "attribute": "education",
             "levels": list(COARSE_EDUCATION["no college"]),
@@ -349,7 +355,7 @@ def write_case(folder: str | pathlib.Path, *, sample: int = 5000, seed: int = 0,
     }
     (folder / "forecast.yaml").write_text(yaml.safe_dump(outcome, sort_keys=False))
     analysis = {**outcome, "outcome": "vote_post", "data": {"file": "survey_post.csv"}}
-    del analysis["evidence"], analysis["correlated_error"]
+    del analysis["evidence"], analysis["common_error"], analysis["correlated_error"]
     (folder / "analysis.yaml").write_text(yaml.safe_dump(analysis, sort_keys=False))
     return Case(
         folder=folder, spec=folder / "spec.yaml", forecast=folder / "forecast.yaml", analysis=folder / "analysis.yaml"

@@ -171,6 +171,7 @@ def outcome_model(
         evidence=evidence,
         joint=joint,
         correlated=_correlated(outcome, data.predictors, post.spec),
+        common=outcome.common_error,
     )
 
 

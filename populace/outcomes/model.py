@@ -18,13 +18,19 @@ post-stratified from the cell probabilities over the joint's posterior mean, wit
 ``bias`` per source shared by its rows (polls miss together) and each row's own
 ``error`` (fixed). The survey's rows may lean away from the truth (its house effect),
 nationally and by the evidence's groups (pooled); the published shares, not the survey,
-then set each group's level, and the survey the differences within it. An optional
-correlated error (``correlated``) is shared by every source and the survey: in group
-``g`` all of them miss by ``gamma * (c_g - c)`` (``c_g`` the group's share of some
-attribute levels, ``c`` the population's), on the survey's log odds as
-``LOGIT_SLOPE`` times that. Experimental: meant to be known only from its prior, but the
-two terms differ enough that data can learn it (0.86 +- 0.13 against a prior sd of 0.21
-on the 2016 case, which made that forecast worse; BENCHMARKS.md).
+then set each group's level, and the survey the differences within it.
+
+Errors that every source and the survey share cannot be learned from them, so they are
+not sampled by NUTS: they are drawn from their priors afterwards and move every cell's
+log odds along the evidence's contrast by ``LOGIT_SLOPE`` times the share error (a share
+near one half then moves by that error). ``common`` is one error of every group
+(``delta ~ Normal(0, sd)``: all polls miss together); ``correlated`` grows with a group's
+composition (``gamma * (c_g - c)``, ``c_g`` the group's population share of some
+attribute levels, ``c`` the population's, ``gamma ~ Normal(0, sd)``), so the whole
+population's share barely moves while groups far from its composition widen. Inside the
+sampler an earlier version learned ``gamma`` from the small differences between the
+survey's and the polls' terms (0.86 +- 0.13 against a prior sd of 0.21 on the 2016 case,
+tilting that forecast; BENCHMARKS.md): drawn from the prior, it cannot be.
 """
 
 from __future__ import annotations
@@ -63,13 +69,45 @@ class OutcomeDraws:
     evidence_names: tuple[str, ...] = ()
     # Draws of the survey's house effect relative to the published shares.
     house_effect: np.ndarray | None = None
-    # Draws of the correlated error's slope gamma (S,), when the spec has one.
+    # Draws of the errors every source shares, from their priors (S,): the common error
+    # and the correlated error's slope gamma, when the spec has them.
+    common_error: np.ndarray | None = None
     correlated_error: np.ndarray | None = None
+    # Their sum per draw and group on the share scale, (S, L_1, ..., L_m) with size 1 on
+    # axes it does not vary over, and the outcome levels' contrast it moves (K,).
+    shared_shift: np.ndarray | None = None
+    shift_contrast: np.ndarray | None = None
 
     @property
     def n_samples(self) -> int:
         """Number of draws."""
         return int(self.alpha.shape[0])
+
+    def with_shared_errors(self, *, common: bool = True, correlated: bool = True) -> OutcomeDraws:
+        """The same draws with only some of the errors every source shares (to see what each adds).
+
+        Parameters
+        ----------
+        common, correlated
+            Keep the common error, the correlated error.
+
+        Returns
+        -------
+        OutcomeDraws
+            A copy; the fitted draws are unchanged, since these errors are not learned.
+        """
+        if self.shared_shift is None:
+            return self
+        part = np.zeros((self.n_samples,) + (1,) * (self.shared_shift.ndim - 1))
+        if self.common_error is not None:
+            part = part + self.common_error.reshape(part.shape)
+        shift = (part if common else 0.0) + ((self.shared_shift - part) if correlated else 0.0)
+        return dataclasses.replace(
+            self,
+            shared_shift=np.broadcast_to(shift, self.shared_shift.shape).copy(),
+            common_error=self.common_error if common else None,
+            correlated_error=self.correlated_error if correlated else None,
+        )
 
     def probabilities(self, index: np.ndarray | slice = slice(None)) -> np.ndarray:
         """P(outcome | predictor cell) for the selected draws: (S, L_1, ..., L_m, K)."""
@@ -81,6 +119,8 @@ class OutcomeDraws:
             shape[1 + j] = b.shape[1]
             eta = eta + b[index].reshape(shape)
         eta = np.concatenate([np.zeros(eta.shape[:-1] + (1,)), eta], axis=-1)
+        if self.shared_shift is not None:
+            eta = eta + LOGIT_SLOPE * self.shared_shift[index][..., None] * self.shift_contrast
         eta = eta - eta.max(axis=-1, keepdims=True)
         prob = np.exp(eta)
         return prob / prob.sum(axis=-1, keepdims=True)
@@ -106,6 +146,7 @@ def fit_outcome(
     evidence: tuple[EvidenceData, ...] = (),
     joint: np.ndarray | None = None,
     correlated: tuple[int, tuple[int, ...], float] | None = None,
+    common: float = 0.0,
 ) -> OutcomeDraws:
     """Fit the outcome model with NUTS.
 
@@ -130,7 +171,10 @@ def fit_outcome(
     correlated
         With ``evidence``: ``(predictor position, levels, sd)`` of the error that every
         source and the survey share, by the groups' population share of those levels
-        (:class:`~populace.outcomes.spec.CorrelatedError`).
+        (:class:`~populace.outcomes.spec.CorrelatedError`), drawn from its prior.
+    common
+        With ``evidence``: the sd of the error every source and the survey share in every
+        group, drawn from its prior (0: none).
     """
     from populace.inference.backend import setup_jax
 
@@ -159,11 +203,6 @@ def fit_outcome(
         )
         n_groups = int(np.prod([shape[j] for j in group_axes]))
         contrast = jnp.asarray(polls[0]["contrast"])
-        if correlated is not None:
-            tilt = _composition(joint, correlated, [p["drop"] for p in polls], [p["rows"] for p in polls])
-            drop_union = tuple(i for i in range(joint.ndim) if i not in group_axes)
-            survey_tilt = _composition(joint, correlated, [drop_union], [(slice(None),)])[0].reshape(-1)
-            survey_tilt = jnp.asarray(survey_tilt[unique_group])
 
     def model() -> None:
         alpha = numpyro.sample("alpha", dist.Normal(0.0, INTERCEPT_SCALE).expand([k]).to_event(1))
@@ -186,10 +225,6 @@ def fit_outcome(
             spread = numpyro.sample("survey_house_spread", dist.HalfNormal(HOUSE_GROUP_SCALE))
             raw = numpyro.sample("survey_house_group", dist.Normal(0.0, 1.0).expand([n_groups]).to_event(1))
             lean = house + spread * raw[jnp.asarray(unique_group)]
-            if correlated is not None:
-                # every source and the survey miss together, by the groups' composition
-                gamma = numpyro.sample("correlated_error", dist.Normal(0.0, correlated[2]))
-                lean = lean + LOGIT_SLOPE * gamma * survey_tilt
             full = full + lean[:, None] * contrast
         logp = jax.nn.log_softmax(full, axis=1)
         numpyro.factor("data", jnp.sum(jnp.asarray(counts) * logp[jnp.arange(logp.shape[0]), outcome]))
@@ -211,8 +246,6 @@ def fit_outcome(
             shares = num_all.sum(poll["drop"]) / den_all.sum(poll["drop"])
             true = jnp.broadcast_to(shares[poll["rows"]], source.share.shape)
             scale = jnp.sqrt(jnp.asarray(source.se) ** 2 + source.error**2)
-            if correlated is not None:
-                true = true + gamma * jnp.broadcast_to(jnp.asarray(tilt[i]), source.share.shape)
             numpyro.sample(f"evidence_{i}", dist.Normal(true + bias[i], scale), obs=jnp.asarray(source.share))
 
     mcmc = MCMC(
@@ -225,6 +258,11 @@ def fit_outcome(
     )
     mcmc.run(jax.random.PRNGKey(seed))
     samples = mcmc.get_samples()
+    n_draws = int(samples["alpha"].shape[0])
+    shared: dict[str, np.ndarray | None] = {}
+    if evidence and (common > 0 or correlated is not None):
+        shared = _shared_errors(joint, group_axes, correlated, common, n_draws, seed)
+        shared["shift_contrast"] = polls[0]["contrast"]
     return OutcomeDraws(
         predictors=data.predictors,
         alpha=np.asarray(samples["alpha"]),
@@ -233,8 +271,38 @@ def fit_outcome(
         evidence_bias=np.asarray(samples["evidence_bias"]) if evidence else None,
         evidence_names=tuple(source.name for source in evidence),
         house_effect=np.asarray(samples["survey_house_effect"]) if evidence else None,
-        correlated_error=np.asarray(samples["correlated_error"]) if "correlated_error" in samples else None,
+        **shared,
     )
+
+
+def _shared_errors(
+    joint: np.ndarray,
+    group_axes: list[int],
+    correlated: tuple[int, tuple[int, ...], float] | None,
+    common: float,
+    n_draws: int,
+    seed: int,
+) -> dict[str, np.ndarray | None]:
+    """Draw the errors every source shares from their priors: per draw, and the shift per group.
+
+    The shift is on the share scale over the predictors' grid, with size 1 on the axes
+    that are not the evidence's groups.
+    """
+    rng = np.random.default_rng([seed, 2016])
+    shape = [joint.shape[i] if i in group_axes else 1 for i in range(joint.ndim)]
+    delta = rng.normal(0.0, common, n_draws) if common > 0 else None
+    shift = (
+        np.zeros((n_draws, *shape))
+        if delta is None
+        else np.broadcast_to(delta.reshape(-1, *[1] * joint.ndim), (n_draws, *shape)).copy()
+    )
+    gamma = None
+    if correlated is not None:
+        gamma = rng.normal(0.0, correlated[2], n_draws)
+        others = tuple(i for i in range(joint.ndim) if i not in group_axes)
+        tilt = _composition(joint, correlated, [others], [(slice(None),)])[0].reshape(shape)
+        shift = shift + gamma.reshape(-1, *[1] * joint.ndim) * tilt
+    return {"common_error": delta, "correlated_error": gamma, "shared_shift": shift}
 
 
 def _composition(

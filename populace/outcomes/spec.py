@@ -19,7 +19,17 @@ from populace.data.inputs import parse_csv, parse_numbers, read_source
 from populace.errors import DataError, SpecError
 from populace.spec import Spec, TableSource
 
-OUTCOME_KEYS = ("outcome", "levels", "data", "predictors", "by", "simulator", "evidence", "correlated_error")
+OUTCOME_KEYS = (
+    "outcome",
+    "levels",
+    "data",
+    "predictors",
+    "by",
+    "simulator",
+    "evidence",
+    "common_error",
+    "correlated_error",
+)
 EVIDENCE_KEYS = ("file", "share", "among", "bias", "error")
 CORRELATED_KEYS = ("attribute", "levels", "sd")
 # Prior sd of an error shared by every published share (all polls off together): the
@@ -63,9 +73,9 @@ class CorrelatedError:
     ``attribute``, ``c`` that share over the whole population, and
     ``gamma ~ Normal(0, sd)`` is unknown: groups alike in that composition miss together
     (polls and surveys reaching too few of the same kind of people), while the whole
-    population's share is untouched. Meant to widen the groups' intervals in proportion
-    to how far their composition sits from the population's; experimental: on the 2016
-    case the data learned ``gamma`` and the forecast got worse (BENCHMARKS.md).
+    population's share is barely touched. Shared by every source, it cannot be learned
+    from them: it is drawn from its prior, and widens the groups' intervals in proportion
+    to how far their composition sits from the population's.
     """
 
     attribute: str
@@ -86,7 +96,9 @@ class OutcomeSpec:
     simulator: Mapping[str, Any] | None = None
     # Published shares, one entry per source (state polls, national polls), each with its own shared error.
     evidence: tuple[Evidence, ...] = ()
-    # An error shared by the evidence and the survey, by group composition (needs evidence).
+    # Errors shared by the evidence and the survey, drawn from their priors (need evidence):
+    # the sd of one error of every group, and one growing with a group's composition.
+    common_error: float = 0.0
     correlated_error: CorrelatedError | None = None
     base_dir: pathlib.Path = pathlib.Path(".")
     name: str = "outcome"
@@ -127,9 +139,13 @@ class OutcomeSpec:
         correlated = _correlated(raw.get("correlated_error"), path.name)
         if correlated is not None and not evidence:
             raise SpecError("'correlated_error' is an error of published shares: it needs 'evidence'", file=path.name)
+        common = _positive(raw, "common_error", 0.0, path.name, where="common_error") if "common_error" in raw else 0.0
+        if common and not evidence:
+            raise SpecError("'common_error' is an error of published shares: it needs 'evidence'", file=path.name)
         return cls(
             outcome=raw["outcome"],
             evidence=evidence,
+            common_error=common,
             correlated_error=correlated,
             levels=tuple(levels),
             source=TableSource(file=data["file"]),
@@ -219,13 +235,14 @@ def _correlated(block: object, name: str) -> CorrelatedError | None:
 
 
 def _positive(block: dict, key: str, default: float, name: str, where: str = "evidence") -> float:
-    """A positive number from an evidence (or ``where``) block."""
+    """A positive number from an evidence (or ``where``) block (``where == key``: a top-level key)."""
+    label = key if where == key else f"{where}.{key}"
     try:
         value = float(block.get(key, default))
     except (TypeError, ValueError):
-        raise SpecError(f"{where}.{key} must be a number, got {block[key]!r}", file=name) from None
+        raise SpecError(f"{label} must be a number, got {block[key]!r}", file=name) from None
     if not value > 0:
-        raise SpecError(f"{where}.{key} must be positive, got {value}", file=name)
+        raise SpecError(f"{label} must be positive, got {value}", file=name)
     return value
 
 

@@ -191,12 +191,17 @@ def test_the_correlated_error_block_is_read_and_checked(tmp_path) -> None:
     spec, path = _case(tmp_path, EVIDENCE + block)
     error = OutcomeSpec.from_yaml(path).correlated_error
     assert error.attribute == "edu" and error.levels == ("hs", "some") and error.sd == 0.2
+    _case(tmp_path, EVIDENCE + "common_error: 0.02\n")
+    assert OutcomeSpec.from_yaml(path).common_error == 0.02
     for bad, words in [
         (block, "needs 'evidence'"),
         (EVIDENCE + "correlated_error: {attribute: edu, levels: [hs]}\n", "needs 'sd'"),
         (EVIDENCE + "correlated_error: {attribute: edu, levels: [hs], sd: 0}\n", "sd must be positive"),
         (EVIDENCE + "correlated_error: {attribute: edu, levels: [hs], sd: 1, by: x}\n", "unknown key 'by'"),
         (EVIDENCE + "correlated_error: [edu]\n", "must be {attribute, levels, sd}"),
+        ("common_error: 0.02\n", "needs 'evidence'"),
+        (EVIDENCE + "common_error: -0.02\n", "common_error must be positive"),
+        (EVIDENCE + "common_error: two\n", "common_error must be a number"),
     ]:
         _case(tmp_path, bad)
         with pytest.raises(SpecError, match=words):
@@ -219,32 +224,46 @@ def _representative_case(tmp_path, *, seed: int, poll_shift: float = 0.0):
     polls = "".join(f"{s},{v + poll_shift:.4f},0.005\n" for s, v in truth.items())
     (tmp_path / "polls.csv").write_text("state,share,se\n" + polls)
     joint = np.array([[300, 200, 100], [150, 150, 300]], dtype=float) / 1200
-    post = posterior_from_draws(spec, pp.data.load_inputs(spec), np.broadcast_to(joint, (1, 20, 2, 3)).copy())
+    post = posterior_from_draws(spec, pp.data.load_inputs(spec), np.broadcast_to(joint, (1, 400, 2, 3)).copy())
     return post, path, truth
 
 
 @pytest.mark.pipeline
-def test_a_correlated_error_widens_groups_by_their_composition_not_the_whole(tmp_path) -> None:
+def test_shared_errors_widen_by_their_prior_and_are_not_learned(tmp_path) -> None:
     # State a is 83% without college, b 50%, the population 67%: with a correlated error
     # of sd 0.2 both states may miss by 0.2 x 0.17 = 3.3 points (in opposite directions),
-    # the population by nothing.
+    # the population by nothing; a common error of sd 0.02 moves every group and the
+    # population alike. Neither is learned: the fitted model is the same.
     evidence = "evidence: {file: polls.csv, share: [r], among: [r, d], bias: 0.005, error: 0.005}\n"
-    width, mean = {}, {}
+    width, mean, models = {}, {}, {}
     for name, extra in [
         ("plain", ""),
         ("correlated", "correlated_error: {attribute: edu, levels: [hs, some], sd: 0.2}\n"),
+        ("common", "common_error: 0.02\n"),
     ]:
         post, path, truth = _representative_case(tmp_path, seed=2)
         (tmp_path / "outcome.yaml").write_text(OUTCOME + evidence + extra)
-        model = pp.outcome_model(post, path, draws=400, chains=1, seed=0)
+        models[name] = model = pp.outcome_model(post, path, draws=400, chains=1, seed=0)
         for by in (["state"], []):
             table = pp.forecast(post, path, by=by, model=model, among=["r", "d"])
             table = table[table["level"] == "r"].set_index(by or ["level"])
             width[(name, bool(by))] = table["upper"] - table["lower"]
             mean[(name, bool(by))] = table["mean"]
-        if name == "correlated":
-            assert model.correlated_error is not None and abs(float(model.correlated_error.std()) - 0.2) < 0.05
+    assert abs(float(models["correlated"].correlated_error.std()) - 0.2) < 0.03
+    assert abs(float(models["common"].common_error.std()) - 0.02) < 0.003
+    for name in ("correlated", "common"):
+        np.testing.assert_array_equal(models[name].alpha, models["plain"].alpha)
+        none = models[name].with_shared_errors(common=False, correlated=False)
+        np.testing.assert_allclose(none.probabilities(), models["plain"].probabilities(), atol=1e-12)
     for state, share in truth.items():
         assert mean[("correlated", True)][state] == pytest.approx(share, abs=0.03)
         assert width[("correlated", True)][state] > width[("plain", True)][state] + 0.04
-    assert float(width[("correlated", False)].iloc[0]) < float(width[("plain", False)].iloc[0]) + 0.02
+        assert _added(width[("common", True)][state], width[("plain", True)][state]) > 0.04
+    assert float(width[("correlated", False)].iloc[0]) < float(width[("plain", False)].iloc[0]) + 0.01
+    assert _added(float(width[("common", False)].iloc[0]), float(width[("plain", False)].iloc[0])) > 0.04
+
+
+def _added(wider: float, plain: float) -> float:
+    """The 90% width an independent error adds in quadrature: 0.066 for sd 0.02 at shares near one half
+    (the shift is on the log odds, so shares at 0.25 or 0.75 move by 3/4 of it)."""
+    return float(np.sqrt(max(wider**2 - plain**2, 0.0)))
