@@ -178,7 +178,7 @@ def fit_outcome(
     """
     from populace.inference.backend import setup_jax
 
-    devices = setup_jax(chains)
+    setup_jax(chains)
     import jax
     import jax.numpy as jnp
     import numpyro
@@ -221,10 +221,11 @@ def fit_outcome(
             # survey the differences between groups.
             house = numpyro.sample("survey_house_effect", dist.Normal(0.0, HOUSE_SCALE))
             # ... and by group, pooled: where a group's published share is precise, it
-            # sets that group's level too.
+            # sets that group's level too. Centred: with many rows per group the data pin
+            # each one (on the 2016 case, 4 chains x 100 draws took 483 s centred, 739 s not).
             spread = numpyro.sample("survey_house_spread", dist.HalfNormal(HOUSE_GROUP_SCALE))
-            raw = numpyro.sample("survey_house_group", dist.Normal(0.0, 1.0).expand([n_groups]).to_event(1))
-            lean = house + spread * raw[jnp.asarray(unique_group)]
+            group = numpyro.sample("survey_house_group", dist.Normal(0.0, spread).expand([n_groups]).to_event(1))
+            lean = house + group[jnp.asarray(unique_group)]
             full = full + lean[:, None] * contrast
         logp = jax.nn.log_softmax(full, axis=1)
         numpyro.factor("data", jnp.sum(jnp.asarray(counts) * logp[jnp.arange(logp.shape[0]), outcome]))
@@ -248,12 +249,14 @@ def fit_outcome(
             scale = jnp.sqrt(jnp.asarray(source.se) ** 2 + source.error**2)
             numpyro.sample(f"evidence_{i}", dist.Normal(true + bias[i], scale), obs=jnp.asarray(source.share))
 
+    # Chains vectorised, not one per device: on the 2016 case (4 chains x 100 draws) one
+    # device per chain grew to 11.5 GB of memory, vectorised chains stayed at 1.6 GB.
     mcmc = MCMC(
         NUTS(model),
         num_warmup=draws,
         num_samples=draws,
         num_chains=chains,
-        chain_method="parallel" if devices >= chains else "vectorized",
+        chain_method="vectorized",
         progress_bar=progress,
     )
     mcmc.run(jax.random.PRNGKey(seed))
