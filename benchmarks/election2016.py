@@ -360,6 +360,13 @@ def render(results: dict[str, Any], figure: str) -> str:
         "",
     ]
     lines += _forecast_table(results, actual)
+    lines += [
+        "",
+        f"The forecast's outcome model (NUTS {results['chains']}x{results['draws']} on every CCES respondent, "
+        f"with the three evidence sources) took {out['forecast']['seconds'] / 60:.1f} min, the post-election "
+        f"analysis's {out['analysis']['seconds'] / 60:.1f} min; peak memory of both with every forecast table "
+        f"{out.get('peak_mib', float('nan')) / 1024:.1f} GiB.",
+    ]
     lines += ["", f"![election2016]({figure})", ""]
     return "\n".join(lines)
 
