@@ -73,9 +73,10 @@ class OutcomeDraws:
     # and the correlated error's slope gamma, when the spec has them.
     common_error: np.ndarray | None = None
     correlated_error: np.ndarray | None = None
-    # Their sum per draw and group on the share scale, (S, L_1, ..., L_m) with size 1 on
-    # axes it does not vary over, and the outcome levels' contrast it moves (K,).
-    shared_shift: np.ndarray | None = None
+    # Each group's population share of the correlated error's levels minus the whole
+    # population's, (L_1, ..., L_m) with size 1 on axes that are not the evidence's groups,
+    # and the outcome levels' contrast the shared errors move (K,).
+    composition: np.ndarray | None = None
     shift_contrast: np.ndarray | None = None
 
     @property
@@ -96,18 +97,24 @@ class OutcomeDraws:
         OutcomeDraws
             A copy; the fitted draws are unchanged, since these errors are not learned.
         """
-        if self.shared_shift is None:
-            return self
-        part = np.zeros((self.n_samples,) + (1,) * (self.shared_shift.ndim - 1))
-        if self.common_error is not None:
-            part = part + self.common_error.reshape(part.shape)
-        shift = (part if common else 0.0) + ((self.shared_shift - part) if correlated else 0.0)
         return dataclasses.replace(
             self,
-            shared_shift=np.broadcast_to(shift, self.shared_shift.shape).copy(),
             common_error=self.common_error if common else None,
             correlated_error=self.correlated_error if correlated else None,
         )
+
+    @property
+    def shared_shift(self) -> np.ndarray | None:
+        """The shared errors per draw and group on the share scale, ``(S, L_1, ..., L_m)`` (``None``: none)."""
+        if self.common_error is None and self.correlated_error is None:
+            return None
+        ndim = len(self.effects)
+        shift = np.zeros((self.n_samples,) + (1,) * ndim)
+        if self.common_error is not None:
+            shift = shift + self.common_error.reshape(shift.shape)
+        if self.correlated_error is not None:
+            shift = shift + self.correlated_error.reshape(shift.shape) * self.composition
+        return shift
 
     def probabilities(self, index: np.ndarray | slice = slice(None)) -> np.ndarray:
         """P(outcome | predictor cell) for the selected draws: (S, L_1, ..., L_m, K)."""
@@ -119,8 +126,9 @@ class OutcomeDraws:
             shape[1 + j] = b.shape[1]
             eta = eta + b[index].reshape(shape)
         eta = np.concatenate([np.zeros(eta.shape[:-1] + (1,)), eta], axis=-1)
-        if self.shared_shift is not None:
-            eta = eta + LOGIT_SLOPE * self.shared_shift[index][..., None] * self.shift_contrast
+        shift = self.shared_shift
+        if shift is not None:
+            eta = eta + LOGIT_SLOPE * shift[index][..., None] * self.shift_contrast
         eta = eta - eta.max(axis=-1, keepdims=True)
         prob = np.exp(eta)
         return prob / prob.sum(axis=-1, keepdims=True)
@@ -286,42 +294,30 @@ def _shared_errors(
     n_draws: int,
     seed: int,
 ) -> dict[str, np.ndarray | None]:
-    """Draw the errors every source shares from their priors: per draw, and the shift per group.
-
-    The shift is on the share scale over the predictors' grid, with size 1 on the axes
-    that are not the evidence's groups.
-    """
+    """Draw the errors every source shares from their priors, and each group's composition they tilt by."""
     rng = np.random.default_rng([seed, 2016])
-    shape = [joint.shape[i] if i in group_axes else 1 for i in range(joint.ndim)]
-    delta = rng.normal(0.0, common, n_draws) if common > 0 else None
-    shift = (
-        np.zeros((n_draws, *shape))
-        if delta is None
-        else np.broadcast_to(delta.reshape(-1, *[1] * joint.ndim), (n_draws, *shape)).copy()
-    )
-    gamma = None
+    out: dict[str, np.ndarray | None] = {"common_error": None, "correlated_error": None, "composition": None}
+    if common > 0:
+        out["common_error"] = rng.normal(0.0, common, n_draws)
     if correlated is not None:
-        gamma = rng.normal(0.0, correlated[2], n_draws)
-        others = tuple(i for i in range(joint.ndim) if i not in group_axes)
-        tilt = _composition(joint, correlated, [others], [(slice(None),)])[0].reshape(shape)
-        shift = shift + gamma.reshape(-1, *[1] * joint.ndim) * tilt
-    return {"common_error": delta, "correlated_error": gamma, "shared_shift": shift}
+        out["correlated_error"] = rng.normal(0.0, correlated[2], n_draws)
+        out["composition"] = _composition(joint, correlated, group_axes)
+    return out
 
 
 def _composition(
-    joint: np.ndarray, correlated: tuple[int, tuple[int, ...], float], drops: list[tuple], rows: list[tuple]
-) -> list[np.ndarray]:
-    """Each grouping's population share of the correlated error's levels, minus the population's.
+    joint: np.ndarray, correlated: tuple[int, tuple[int, ...], float], group_axes: list[int]
+) -> np.ndarray:
+    """Each group's population share of the correlated error's levels, minus the population's.
 
-    ``drops[i]`` are the joint's axes that grouping ``i`` sums over and ``rows[i]`` picks
-    its rows (as in :func:`_evidence_terms`).
+    Over the joint's axes, with size 1 on those that are not ``group_axes``.
     """
     axis, members, _ = correlated
     inside = np.zeros(joint.shape[axis])
     inside[list(members)] = 1.0
     part = joint * inside.reshape([-1 if i == axis else 1 for i in range(joint.ndim)])
-    overall = part.sum() / joint.sum()
-    return [np.asarray(part.sum(d) / joint.sum(d))[r] - overall for d, r in zip(drops, rows, strict=True)]
+    others = tuple(i for i in range(joint.ndim) if i not in group_axes)
+    return part.sum(others, keepdims=True) / joint.sum(others, keepdims=True) - part.sum() / joint.sum()
 
 
 def _sum_zero_basis(levels: int) -> np.ndarray:
