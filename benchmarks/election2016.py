@@ -109,6 +109,8 @@ def forecast(request: dict[str, Any]) -> dict[str, Any]:
                 name: [float(b.mean()), float(b.std())]
                 for name, b in zip(model.evidence_names, model.evidence_bias.T, strict=True)
             }
+        if model.house_slope is not None:
+            row["house_slope"] = [float(model.house_slope.mean()), float(model.house_slope.std())]
         if model.shared_shift is not None:
             # the same fitted model with some of the shared errors (drawn from their priors)
             row["shared_errors"] = {
@@ -221,6 +223,7 @@ def run(mode: Mode) -> dict[str, Any]:
     results["swing_error_pp"] = election2016.swing_error() * 100
     results["composition_error"] = election2016.composition_error()
     results["common_error"] = election2016.COMMON_ERROR
+    results["poll_average_states"] = election2016.poll_average().set_index("state")["share"].to_dict()
     return results
 
 
@@ -356,7 +359,12 @@ def render(results: dict[str, Any], figure: str) -> str:
         "between the survey's and the polls' terms, 0.86 +- 0.13 in the last run, which tilted the forecast "
         "against states without college: state MAE 5.74, coverage 20%.)" + " The CCES gets a house effect (its "
         "lean relative to the polls, national and by state, pooled), so the polls set each state's level and the "
-        "survey the differences between groups within it.",
+        "survey the differences between groups within it. Pooled toward zero, those leans by state are "
+        "shrunk, and a survey whose states differ less than the truth pulls the states toward each other: "
+        "the outcome spec's `lean_predictor:` (2012's two-party log odds by state, `election2016.lean_2012`) "
+        "pools them toward a learned slope along last election's partisanship instead"
+        + _lean_note(results, actual)
+        + ".",
         "",
     ]
     lines += _forecast_table(results, actual)
@@ -369,6 +377,29 @@ def render(results: dict[str, Any], figure: str) -> str:
     ]
     lines += ["", f"![election2016]({figure})", ""]
     return "\n".join(lines)
+
+
+def _lean_note(results: dict[str, Any], actual: pd.Series) -> str:
+    """The survey's lean slope and how spread out the state forecasts are against the results."""
+    part = results["outcomes"]["forecast"]
+    states = pd.DataFrame(part["states"]).set_index("state")["mean"]
+    polls = results.get("poll_average_states") or {}
+    note = ""
+    if "house_slope" in part:
+        slope = part["house_slope"]
+        note += f" (slope {slope[0]:+.2f}, sd {slope[1]:.2f}, per sd of the predictor, on the log odds)"
+    note += f". The results' slope on the state forecasts is {_spread(states, actual):.2f}"
+    note += " (1: the forecasts are as spread out as the results)"
+    if polls:
+        note += f", on the state poll averages {_spread(pd.Series(polls), actual):.2f}"
+    return note
+
+
+def _spread(forecast: pd.Series, actual: pd.Series) -> float:
+    """Slope of the actual results on a forecast across states (above 1: the forecast is compressed)."""
+    both = forecast.index.intersection(actual.index)
+    x, y = forecast[both].to_numpy(), actual[both].to_numpy()
+    return float(np.polyfit(x - x.mean(), y - y.mean(), 1)[0])
 
 
 def _forecast_table(results: dict[str, Any], actual: pd.Series) -> list[str]:

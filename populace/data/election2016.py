@@ -186,6 +186,18 @@ def share_2012() -> pd.Series:
     return (rep / (rep + d)).rename("trump")
 
 
+def lean_2012() -> pd.Series:
+    """2012's two-party Republican log odds by state: the forecast's group-level predictor of the survey's lean.
+
+    Examples
+    --------
+    >>> round(float(lean_2012()["UT"]), 2) > 1
+    True
+    """
+    share = share_2012()
+    return np.log(share / (1 - share)).rename("lean")
+
+
 def national_2012() -> float:
     """2012's national two-party Republican share, states weighted by their 2016 votes."""
     votes = results().set_index("state")["votes_total"]
@@ -306,6 +318,7 @@ def write_case(folder: str | pathlib.Path, *, sample: int = 5000, seed: int = 0,
     poll_average(days, national=True)[["share", "se"]].to_csv(folder / "polls_national.csv", index=False)
     swing = uniform_swing(_swing(days)).rename("share").rename_axis("state").reset_index()
     swing.assign(se=0.0).to_csv(folder / "swing2012.csv", index=False)
+    lean_2012().reindex(list(states())).rename_axis("state").reset_index().to_csv(folder / "lean2012.csv", index=False)
     spec = {
         "attributes": {
             "state": {"levels": list(states()), "role": "geography"},
@@ -352,10 +365,14 @@ def write_case(folder: str | pathlib.Path, *, sample: int = 5000, seed: int = 0,
             "levels": list(COARSE_EDUCATION["no college"]),
             "sd": round(composition_error(), 3),
         },
+        # the survey's lean from the polls by state may grow with the state's partisanship
+        # (an opt-in panel short of partisans where they are many): 2012's log odds
+        "lean_predictor": {"file": "lean2012.csv", "column": "lean"},
     }
     (folder / "forecast.yaml").write_text(yaml.safe_dump(outcome, sort_keys=False))
     analysis = {**outcome, "outcome": "vote_post", "data": {"file": "survey_post.csv"}}
-    del analysis["evidence"], analysis["common_error"], analysis["correlated_error"]
+    for key in ("evidence", "common_error", "correlated_error", "lean_predictor"):
+        del analysis[key]
     (folder / "analysis.yaml").write_text(yaml.safe_dump(analysis, sort_keys=False))
     return Case(
         folder=folder, spec=folder / "spec.yaml", forecast=folder / "forecast.yaml", analysis=folder / "analysis.yaml"

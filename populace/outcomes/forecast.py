@@ -22,7 +22,7 @@ import xarray as xr
 
 from populace.errors import DataError, SpecError
 from populace.outcomes.model import OutcomeDraws, fit_outcome
-from populace.outcomes.spec import OutcomeSpec, load_evidence, load_outcome_data
+from populace.outcomes.spec import OutcomeSpec, load_evidence, load_lean_predictor, load_outcome_data
 from populace.posterior import Posterior
 from populace.spec import Spec
 from populace.summaries import DEFAULT_CREDIBLE_MASS, interval_table, margin, stacked
@@ -172,7 +172,16 @@ def outcome_model(
         joint=joint,
         correlated=_correlated(outcome, data.predictors, post.spec),
         common=outcome.common_error,
+        lean=_lean(outcome, evidence, data.predictors, post.spec),
     )
+
+
+def _lean(outcome: OutcomeSpec, evidence: Sequence, predictors: Sequence[str], spec: Spec) -> np.ndarray | None:
+    """The spec's lean predictor over the evidence's groups, in predictor order (``None``: none)."""
+    if outcome.lean_predictor is None or not evidence:
+        return None
+    groups = tuple(p for p in predictors if any(p in source.groups for source in evidence))
+    return load_lean_predictor(outcome, spec, groups)
 
 
 def _correlated(

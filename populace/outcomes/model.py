@@ -18,7 +18,14 @@ post-stratified from the cell probabilities over the joint's posterior mean, wit
 ``bias`` per source shared by its rows (polls miss together) and each row's own
 ``error`` (fixed). The survey's rows may lean away from the truth (its house effect),
 nationally and by the evidence's groups (pooled); the published shares, not the survey,
-then set each group's level, and the survey the differences within it.
+then set each group's level, and the survey the differences within it. Pooled toward
+zero, a group's lean is shrunk, so a survey whose groups differ less than the truth (an
+opt-in panel short of partisans where they are many) pulls the groups toward each other;
+with a group-level predictor (``lean``, last election's log odds by state) the leans are
+pooled toward ``kappa * x_g`` instead, ``kappa`` learned: on the 2016 case (Pathfinder
+joint, 2x300) the survey's leans fell along 2012's log odds (``kappa`` -0.09 +- 0.02 per
+sd), and the state forecasts' spread against the results went from 1.24 to 1.17 (the
+polls' own: 1.14), state MAE 2.94 to 2.76.
 
 Errors that every source and the survey share cannot be learned from them, so they are
 not sampled by NUTS: they are drawn from their priors afterwards and move every cell's
@@ -67,8 +74,10 @@ class OutcomeDraws:
     # Draws of each evidence source's shared error (S, sources), when there were any.
     evidence_bias: np.ndarray | None = None
     evidence_names: tuple[str, ...] = ()
-    # Draws of the survey's house effect relative to the published shares.
+    # Draws of the survey's house effect relative to the published shares, and of its
+    # slope along the lean predictor (per standard deviation of it), when there was one.
     house_effect: np.ndarray | None = None
+    house_slope: np.ndarray | None = None
     # Draws of the errors every source shares, from their priors (S,): the common error
     # and the correlated error's slope gamma, when the spec has them.
     common_error: np.ndarray | None = None
@@ -155,6 +164,7 @@ def fit_outcome(
     joint: np.ndarray | None = None,
     correlated: tuple[int, tuple[int, ...], float] | None = None,
     common: float = 0.0,
+    lean: np.ndarray | None = None,
 ) -> OutcomeDraws:
     """Fit the outcome model with NUTS.
 
@@ -183,6 +193,10 @@ def fit_outcome(
     common
         With ``evidence``: the sd of the error every source and the survey share in every
         group, drawn from its prior (0: none).
+    lean
+        With ``evidence``: a standardised group-level predictor, one value per group of
+        the evidence (raveled over the group predictors in predictor order), toward
+        ``kappa`` times which the survey's house effect by group is pooled.
     """
     from populace.inference.backend import setup_jax
 
@@ -210,6 +224,8 @@ def fit_outcome(
             else np.zeros(len(unique), dtype=int)
         )
         n_groups = int(np.prod([shape[j] for j in group_axes]))
+        if lean is not None and np.shape(lean) != (n_groups,):
+            raise ValueError(f"the lean predictor has {np.size(lean)} values for {n_groups} groups")
         contrast = jnp.asarray(polls[0]["contrast"])
 
     def model() -> None:
@@ -232,9 +248,13 @@ def fit_outcome(
             # sets that group's level too. Centred: with many rows per group the data pin
             # each one (on the 2016 case, 4 chains x 100 draws took 483 s centred, 739 s not).
             spread = numpyro.sample("survey_house_spread", dist.HalfNormal(HOUSE_GROUP_SCALE))
-            group = numpyro.sample("survey_house_group", dist.Normal(0.0, spread).expand([n_groups]).to_event(1))
-            lean = house + group[jnp.asarray(unique_group)]
-            full = full + lean[:, None] * contrast
+            centre = 0.0
+            if lean is not None:
+                slope = numpyro.sample("survey_house_slope", dist.Normal(0.0, HOUSE_GROUP_SCALE))
+                centre = slope * jnp.asarray(lean)
+            group = numpyro.sample("survey_house_group", dist.Normal(centre, spread).expand([n_groups]).to_event(1))
+            row_lean = house + group[jnp.asarray(unique_group)]
+            full = full + row_lean[:, None] * contrast
         logp = jax.nn.log_softmax(full, axis=1)
         numpyro.factor("data", jnp.sum(jnp.asarray(counts) * logp[jnp.arange(logp.shape[0]), outcome]))
         if not evidence:
@@ -282,6 +302,7 @@ def fit_outcome(
         evidence_bias=np.asarray(samples["evidence_bias"]) if evidence else None,
         evidence_names=tuple(source.name for source in evidence),
         house_effect=np.asarray(samples["survey_house_effect"]) if evidence else None,
+        house_slope=np.asarray(samples["survey_house_slope"]) if evidence and lean is not None else None,
         **shared,
     )
 

@@ -29,9 +29,11 @@ OUTCOME_KEYS = (
     "evidence",
     "common_error",
     "correlated_error",
+    "lean_predictor",
 )
 EVIDENCE_KEYS = ("file", "share", "among", "bias", "error")
 CORRELATED_KEYS = ("attribute", "levels", "sd")
+LEAN_KEYS = ("file", "column")
 # Prior sd of an error shared by every published share (all polls off together): the
 # average absolute state poll error of US presidential elections 2000-2016 was 2-5 points
 # (Shirani-Mehr et al. 2018, "Disentangling bias and variance in election polls").
@@ -84,6 +86,22 @@ class CorrelatedError:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class LeanPredictor:
+    """A group-level predictor along which the survey's lean from the evidence may vary.
+
+    A file with one row per group of the evidence (a column per group attribute) and a
+    numeric ``column``, known before the outcome (last election's log odds by state). The
+    survey's house effect by group is pooled toward ``kappa * x_g`` rather than toward
+    zero (``x`` standardised, ``kappa`` learned): a survey whose groups differ less, or
+    more, than the truth (too few partisans of either side where they are many) then
+    leaves its compressed pattern behind instead of pulling the groups toward each other.
+    """
+
+    source: TableSource
+    column: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class OutcomeSpec:
     """An outcome to forecast over the population."""
 
@@ -100,6 +118,8 @@ class OutcomeSpec:
     # the sd of one error of every group, and one growing with a group's composition.
     common_error: float = 0.0
     correlated_error: CorrelatedError | None = None
+    # A group-level predictor of the survey's lean by the evidence's groups (needs evidence).
+    lean_predictor: LeanPredictor | None = None
     base_dir: pathlib.Path = pathlib.Path(".")
     name: str = "outcome"
 
@@ -142,9 +162,15 @@ class OutcomeSpec:
         common = _positive(raw, "common_error", 0.0, path.name, where="common_error") if "common_error" in raw else 0.0
         if common and not evidence:
             raise SpecError("'common_error' is an error of published shares: it needs 'evidence'", file=path.name)
+        lean = _lean(raw.get("lean_predictor"), path.name)
+        if lean is not None and not evidence:
+            raise SpecError(
+                "'lean_predictor' varies the survey's lean from published shares: it needs 'evidence'", file=path.name
+            )
         return cls(
             outcome=raw["outcome"],
             evidence=evidence,
+            lean_predictor=lean,
             common_error=common,
             correlated_error=correlated,
             levels=tuple(levels),
@@ -232,6 +258,19 @@ def _correlated(block: object, name: str) -> CorrelatedError | None:
         raise SpecError("correlated_error.levels lists no level", file=name)
     sd = _positive(block, "sd", 0.0, name, where="correlated_error")
     return CorrelatedError(attribute=str(block["attribute"]), levels=levels, sd=sd)
+
+
+def _lean(block: object, name: str) -> LeanPredictor | None:
+    """The ``lean_predictor`` block: {file, column}."""
+    if block in (None, "", "null", "~"):
+        return None
+    if not isinstance(block, dict):
+        raise SpecError("'lean_predictor' must be {file, column}", file=name)
+    _known_keys(block, LEAN_KEYS, " in lean_predictor", name)
+    for key in LEAN_KEYS:
+        if not isinstance(block.get(key), str) or not block[key]:
+            raise SpecError(f"lean_predictor needs '{key}'", file=name)
+    return LeanPredictor(source=TableSource(file=block["file"]), column=block["column"])
 
 
 def _positive(block: dict, key: str, default: float, name: str, where: str = "evidence") -> float:
@@ -452,3 +491,76 @@ def _load_one_evidence(outcome: OutcomeSpec, evidence: Evidence, spec: Spec) -> 
         error=evidence.error,
         name=name,
     )
+
+
+def load_lean_predictor(outcome: OutcomeSpec, spec: Spec, groups: tuple[str, ...]) -> np.ndarray | None:
+    """The spec's lean predictor over the evidence's groups, standardised (``None`` without one).
+
+    Parameters
+    ----------
+    outcome
+        The outcome spec.
+    spec
+        The posterior's spec (levels of the group attributes).
+    groups
+        The group attributes, in the order their grid is raveled (predictor order).
+
+    Returns
+    -------
+    numpy.ndarray or None
+        One value per combination of the groups' levels (C order), centred and scaled to
+        unit standard deviation.
+
+    Raises
+    ------
+    DataError
+        A group column missing, an unknown or repeated group, a group without a value, a
+        value that is not a number, or values that do not vary; naming file, row and column.
+    """
+    lean = outcome.lean_predictor
+    if lean is None:
+        return None
+    name = lean.source.file
+    frame = parse_csv(read_source(lean.source, outcome.base_dir), name)
+    if lean.column not in frame.columns:
+        raise DataError(f"has no column '{lean.column}' (lean_predictor.column)", file=name)
+    for g in groups:
+        if g not in frame.columns:
+            raise DataError(f"has no column for the evidence's group attribute '{g}'", file=name, column=g)
+    shape = tuple(len(spec.attribute(g).levels) for g in groups)
+    codes = np.zeros((len(frame), len(groups)), dtype=int)
+    for j, g in enumerate(groups):
+        levels = {v: i for i, v in enumerate(spec.attribute(g).levels)}
+        for row, value in enumerate(frame[g].tolist()):
+            if value not in levels:
+                raise DataError(f"unknown level '{value}' for attribute '{g}'", file=name, row=row + 1, column=g)
+            codes[row, j] = levels[value]
+    values = np.empty(len(frame))
+    for row, value in enumerate(frame[lean.column].tolist()):
+        try:
+            values[row] = float(value)
+        except ValueError:
+            values[row] = np.nan
+        if not np.isfinite(values[row]):
+            raise DataError(
+                f"lean predictor '{value}' is not a finite number",
+                file=name,
+                row=row + 1,
+                column=lean.column,
+                value=value,
+            )
+    flat = np.ravel_multi_index(tuple(codes.T), shape) if groups else np.zeros(len(frame), dtype=int)
+    out = np.full(int(np.prod(shape)), np.nan)
+    for row, cell in enumerate(flat):
+        if not np.isnan(out[cell]):
+            raise DataError(
+                "gives this group a second time", file=name, row=row + 1, column=groups[0] if groups else None
+            )
+        out[cell] = values[row]
+    if np.isnan(out).any():
+        missing = np.unravel_index(int(np.argmax(np.isnan(out))), shape)
+        label = ", ".join(f"{g}={spec.attribute(g).levels[i]}" for g, i in zip(groups, missing, strict=True))
+        raise DataError(f"has no value for the group {label}", file=name, column=lean.column)
+    if not out.std() > 0:
+        raise DataError("the lean predictor does not vary between groups", file=name, column=lean.column)
+    return (out - out.mean()) / out.std()

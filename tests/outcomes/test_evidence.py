@@ -9,7 +9,7 @@ import populace as pp
 from populace.errors import DataError, SpecError
 from populace.outcomes.forecast import forecast_table
 from populace.outcomes.model import OutcomeDraws, _sum_zero_basis
-from populace.outcomes.spec import OutcomeSpec, load_evidence, load_outcome_data
+from populace.outcomes.spec import OutcomeSpec, load_evidence, load_lean_predictor, load_outcome_data
 from tests.fakes import KNOWN_JOINT, known_spec, posterior_from_draws
 
 SPEC = """
@@ -267,3 +267,98 @@ def _added(wider: float, plain: float) -> float:
     """The 90% width an independent error adds in quadrature: 0.066 for sd 0.02 at shares near one half
     (the shift is on the log odds, so shares at 0.25 or 0.75 move by 3/4 of it)."""
     return float(np.sqrt(max(wider**2 - plain**2, 0.0)))
+
+
+LEAN_SPEC = "attributes:\n  state: {levels: [%s]}\nmarginals:\n  - file: states.csv\n"
+LEAN_OUTCOME = """
+outcome: vote
+levels: [r, d]
+data: {file: survey.csv}
+predictors: [state]
+by: [state]
+evidence: {file: polls.csv, share: [r], among: [r, d], bias: 0.01, error: 0.04}
+"""
+
+
+def _lean_case(tmp_path, n_states: int = 10):
+    """States whose true log odds run from -1 to 1; a survey that compresses them to 0.6 of that
+    (and leans d); noisy polls; last election's log odds (the truth's, with noise) as the predictor."""
+    rng = np.random.default_rng(3)
+    states = [f"s{i}" for i in range(n_states)]
+    (tmp_path / "spec.yaml").write_text(LEAN_SPEC % ", ".join(states))
+    (tmp_path / "states.csv").write_text("state,count\n" + "".join(f"{s},1000\n" for s in states))
+    logit = np.linspace(-1.0, 1.0, n_states)
+    truth = 1 / (1 + np.exp(-logit))
+    survey = 1 / (1 + np.exp(-(0.6 * logit - 0.3)))
+    rows = [f"{s},{'r' if rng.random() < q else 'd'}" for s, q in zip(states, survey, strict=True) for _ in range(400)]
+    (tmp_path / "survey.csv").write_text("state,vote\n" + "\n".join(rows) + "\n")
+    polls = truth + rng.normal(0.0, 0.04, n_states)
+    (tmp_path / "polls.csv").write_text(
+        "state,share,se\n" + "".join(f"{s},{v:.4f},0.01\n" for s, v in zip(states, polls, strict=True))
+    )
+    lean = logit + rng.normal(0.0, 0.1, n_states)
+    (tmp_path / "lean.csv").write_text(
+        "state,lean\n" + "".join(f"{s},{v:.4f}\n" for s, v in zip(states, lean, strict=True))
+    )
+    spec = pp.Spec.from_yaml(tmp_path / "spec.yaml")
+    joint = np.full((1, 200, n_states), 1.0 / n_states)
+    post = posterior_from_draws(spec, pp.data.load_inputs(spec), joint)
+    return post, dict(zip(states, truth, strict=True))
+
+
+@pytest.mark.pipeline
+def test_a_lean_predictor_undoes_a_survey_that_compresses_the_groups(tmp_path) -> None:
+    post, truth = _lean_case(tmp_path)
+    path = tmp_path / "outcome.yaml"
+    error, slope = {}, {}
+    for name, extra in [("pooled", ""), ("lean", "lean_predictor: {file: lean.csv, column: lean}\n")]:
+        path.write_text(LEAN_OUTCOME + extra)
+        model = pp.outcome_model(post, path, draws=400, chains=1, seed=0)
+        table = pp.forecast(post, path, model=model, among=["r", "d"])
+        table = table[table["level"] == "r"].set_index("state")
+        error[name] = np.array([table.loc[s, "mean"] - v for s, v in truth.items()])
+        slope[name] = model.house_slope
+    truth_spread = np.array(list(truth.values())) - np.mean(list(truth.values()))
+    # pooled toward zero, the survey's compressed pattern pulls the states together ...
+    assert np.polyfit(truth_spread, error["pooled"], 1)[0] < -0.1
+    # ... pooled toward the predictor, it does not, and the states are nearer the truth
+    assert abs(np.polyfit(truth_spread, error["lean"], 1)[0]) < 0.6 * abs(
+        np.polyfit(truth_spread, error["pooled"], 1)[0]
+    )
+    assert np.abs(error["lean"]).mean() < np.abs(error["pooled"]).mean()
+    assert slope["pooled"] is None and np.quantile(slope["lean"], 0.95) < 0  # the survey leans against the predictor
+
+
+def test_the_lean_predictor_is_read_and_checked(tmp_path) -> None:
+    post, _ = _lean_case(tmp_path, n_states=3)
+    path = tmp_path / "outcome.yaml"
+    path.write_text(LEAN_OUTCOME + "lean_predictor: {file: lean.csv, column: lean}\n")
+    outcome = OutcomeSpec.from_yaml(path)
+    values = load_lean_predictor(outcome, post.spec, ("state",))
+    assert values.shape == (3,) and abs(values.mean()) < 1e-12 and values.std() == pytest.approx(1.0)
+    assert values[0] < values[1] < values[2]
+    for bad, words in [
+        ("lean_predictor: {file: lean.csv}\n", "needs 'column'"),
+        ("lean_predictor: {file: lean.csv, column: lean, by: x}\n", "unknown key 'by'"),
+        ("lean_predictor: lean.csv\n", "must be {file, column}"),
+    ]:
+        path.write_text(LEAN_OUTCOME + bad)
+        with pytest.raises(SpecError, match=words):
+            OutcomeSpec.from_yaml(path)
+    path.write_text(LEAN_OUTCOME.split("evidence")[0] + "lean_predictor: {file: lean.csv, column: lean}\n")
+    with pytest.raises(SpecError, match="needs 'evidence'"):
+        OutcomeSpec.from_yaml(path)
+    path.write_text(LEAN_OUTCOME + "lean_predictor: {file: lean.csv, column: lean}\n")
+    for text, words in [
+        ("state,lean\ns0,1\ns1,2\n", "no value for the group state=s2"),
+        ("state,lean\ns0,1\ns1,2\ns2,x\n", "'x' is not a finite number"),
+        ("state,lean\ns0,1\ns1,2\ns2,3\ns0,4\n", "second time"),
+        ("state,lean\ns0,1\ns1,2\ns9,3\n", "unknown level 's9'"),
+        ("state,lean\ns0,1\ns1,1\ns2,1\n", "does not vary"),
+        ("region,lean\ns0,1\ns1,2\ns2,3\n", "group attribute 'state'"),
+        ("state,x\ns0,1\ns1,2\ns2,3\n", "no column 'lean'"),
+    ]:
+        (tmp_path / "lean.csv").write_text(text)
+        with pytest.raises(DataError, match=words) as info:
+            load_lean_predictor(OutcomeSpec.from_yaml(path), post.spec, ("state",))
+        assert info.value.file == "lean.csv"
