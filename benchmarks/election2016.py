@@ -343,7 +343,8 @@ def render(results: dict[str, Any], figure: str) -> str:
         "averages, on each state's two-party share, with one error shared by all states (prior sd 2 pp) and each "
         "state's own error (sd 2 pp); the national poll average of the same two weeks, on the national "
         "two-party share, with its own shared error (prior sd 1 pp; its own error 0.5 pp); and 2012's result "
-        "moved by the state polls' swing since 2012 (uniform swing), shared error prior sd 2 pp, each state's own "
+        "moved by the state polls' swing since 2012 (uniform swing), shared error prior sd 10 pp (its level is the "
+        "state polls': it adds their pattern's complement, not a second reading of their level), each state's own "
         f"error {results.get('swing_error_pp', float('nan')):.1f} pp: the root mean square of states' deviations "
         "from a uniform swing in 2000-2012 (`election2016.swing_error`). The national average tells how far the "
         "state polls together sit from the national polls; the previous election holds states where the polls "
@@ -435,7 +436,7 @@ def _forecast_table(results: dict[str, Any], actual: pd.Series) -> list[str]:
     note = (
         " The model's shared poll errors came out at "
         + ", ".join(f"{name} {b[0] * 100:+.1f} pp (sd {b[1] * 100:.1f})" for name, b in bias.items())
-        + " (prior sd 2 for the state polls and the swing, 1 for the national polls)."
+        + " (prior sd 2 for the state polls, 1 for the national polls, 10 for the swing)."
         if bias
         else ""
     )
