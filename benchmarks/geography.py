@@ -21,6 +21,8 @@ Usage::
     python benchmarks/geography.py            # gradient cost; NUTS 2x1000 on regions9, 2x300 on areas51 (~25 min)
     python benchmarks/geography.py --quick    # regions9 only, NUTS 2x100, under benchmarks/output/quick/
     python benchmarks/geography.py --case areas51   # one case of the full run, merged into its saved results
+    XLA_FLAGS=--xla_force_host_platform_device_count=1 python benchmarks/geography.py --case areas51
+        # chains vectorised on one device: one device per chain hangs on areas51 (issue 13's note)
     python benchmarks/geography.py --report benchmarks/results/geography.json
 """
 
@@ -118,10 +120,14 @@ def fit_child(request: dict[str, Any]) -> dict[str, Any]:
     post = pp.fit(spec, draws=request["draws"], chains=request["chains"], seed=SEED, progress=False)
     stats = post.sample_stats
     draws = post.posterior["p"].values.reshape(post.n_samples, -1)
+    import jax
+
     from populace.inference.diagnostics import convergence
 
     return {
         "cells": int(truth.size),
+        # fewer devices than chains: the chains ran vectorised on one device, not one per core
+        "devices": jax.local_device_count(),
         "fit_seconds": post.fit_info["fit_seconds"],
         "steps_per_draw": float(np.asarray(stats["n_steps"]).mean()),
         "divergences": int(np.asarray(stats["diverging"]).sum()),
@@ -211,13 +217,18 @@ def render(results: dict[str, Any]) -> str:
             continue
         lines.append(
             f"| {row['case']}{' (rerun ' + row['rerun'] + ')' if 'rerun' in row else ''} | {row['cells']:,} | "
-            f"{row['chains']}x{row['draws']} | {row['fit_seconds']:.0f} | "
+            f"{row['chains']}x{row['draws']}{_vectorised(row)} | {row['fit_seconds']:.0f} | "
             f"{row['peak_mib']:,.0f} | {row['steps_per_draw']:.0f} | "
             f"{row['divergences']} | {row['convergence'].get('r_hat', float('nan')):.3f} | {row['tvd']:.3f} | "
             f"{best_ipf:.3f} | {row['coverage_90']:.0%} |"
         )
     lines += ["", *_where_time_goes(results)]
     return "\n".join(lines)
+
+
+def _vectorised(row: dict[str, Any]) -> str:
+    """A note when the chains ran vectorised on one device (``XLA_FLAGS`` set the device count)."""
+    return " (vectorised)" if row.get("devices", row["chains"]) < row["chains"] else ""
 
 
 def _where_time_goes(results: dict[str, Any]) -> list[str]:
