@@ -243,16 +243,24 @@ def _one_evidence(block: object, levels: tuple[str, ...], name: str) -> Evidence
     return Evidence(source=TableSource(file=str(block["file"])), share=share, among=among, bias=bias, error=error)
 
 
-def _correlated(block: object, name: str) -> CorrelatedError | None:
-    """The ``correlated_error`` block: {attribute, levels, sd}."""
+def _keyed_block(block: object, key: str, keys: tuple[str, ...], name: str) -> dict | None:
+    """A top-level block ``key`` that must be a mapping holding every one of ``keys`` (``None``: absent)."""
     if block in (None, "", "null", "~"):
         return None
     if not isinstance(block, dict):
-        raise SpecError("'correlated_error' must be {attribute, levels, sd}", file=name)
-    _known_keys(block, CORRELATED_KEYS, " in correlated_error", name)
-    for key in CORRELATED_KEYS:
-        if key not in block:
-            raise SpecError(f"correlated_error needs '{key}'", file=name)
+        raise SpecError(f"'{key}' must be {{{', '.join(keys)}}}", file=name)
+    _known_keys(block, keys, f" in {key}", name)
+    for k in keys:
+        if block.get(k) in (None, ""):
+            raise SpecError(f"{key} needs '{k}'", file=name)
+    return block
+
+
+def _correlated(block: object, name: str) -> CorrelatedError | None:
+    """The ``correlated_error`` block: {attribute, levels, sd}."""
+    block = _keyed_block(block, "correlated_error", CORRELATED_KEYS, name)
+    if block is None:
+        return None
     levels = tuple(_list(block["levels"]))
     if not levels:
         raise SpecError("correlated_error.levels lists no level", file=name)
@@ -262,14 +270,12 @@ def _correlated(block: object, name: str) -> CorrelatedError | None:
 
 def _lean(block: object, name: str) -> LeanPredictor | None:
     """The ``lean_predictor`` block: {file, column}."""
-    if block in (None, "", "null", "~"):
+    block = _keyed_block(block, "lean_predictor", LEAN_KEYS, name)
+    if block is None:
         return None
-    if not isinstance(block, dict):
-        raise SpecError("'lean_predictor' must be {file, column}", file=name)
-    _known_keys(block, LEAN_KEYS, " in lean_predictor", name)
     for key in LEAN_KEYS:
-        if not isinstance(block.get(key), str) or not block[key]:
-            raise SpecError(f"lean_predictor needs '{key}'", file=name)
+        if not isinstance(block[key], str):
+            raise SpecError(f"lean_predictor.{key} must be a text, got {block[key]!r}", file=name)
     return LeanPredictor(source=TableSource(file=block["file"]), column=block["column"])
 
 
@@ -464,13 +470,7 @@ def _load_one_evidence(outcome: OutcomeSpec, evidence: Evidence, spec: Spec) -> 
     for g in groups:
         if g not in spec.names:
             raise DataError(f"is not an attribute of the posterior ({', '.join(spec.names)})", file=name, column=g)
-    codes = np.zeros((len(frame), len(groups)), dtype=int)
-    for j, g in enumerate(groups):
-        levels = {v: i for i, v in enumerate(spec.attribute(g).levels)}
-        for row, value in enumerate(frame[g].tolist()):
-            if value not in levels:
-                raise DataError(f"unknown level '{value}' for attribute '{g}'", file=name, row=row + 1, column=g)
-            codes[row, j] = levels[value]
+    codes = _group_codes(frame, groups, spec, name)
     share = parse_numbers(frame, name, "share", "share")
     se = parse_numbers(frame, name, "se", "standard error")
     for row in range(len(frame)):
@@ -528,13 +528,7 @@ def load_lean_predictor(outcome: OutcomeSpec, spec: Spec, groups: tuple[str, ...
         if g not in frame.columns:
             raise DataError(f"has no column for the evidence's group attribute '{g}'", file=name, column=g)
     shape = tuple(len(spec.attribute(g).levels) for g in groups)
-    codes = np.zeros((len(frame), len(groups)), dtype=int)
-    for j, g in enumerate(groups):
-        levels = {v: i for i, v in enumerate(spec.attribute(g).levels)}
-        for row, value in enumerate(frame[g].tolist()):
-            if value not in levels:
-                raise DataError(f"unknown level '{value}' for attribute '{g}'", file=name, row=row + 1, column=g)
-            codes[row, j] = levels[value]
+    codes = _group_codes(frame, groups, spec, name)
     values = np.empty(len(frame))
     for row, value in enumerate(frame[lean.column].tolist()):
         try:
@@ -564,3 +558,15 @@ def load_lean_predictor(outcome: OutcomeSpec, spec: Spec, groups: tuple[str, ...
     if not out.std() > 0:
         raise DataError("the lean predictor does not vary between groups", file=name, column=lean.column)
     return (out - out.mean()) / out.std()
+
+
+def _group_codes(frame: Any, groups: tuple[str, ...], spec: Spec, name: str) -> np.ndarray:
+    """Level indices of the group columns, ``(rows, groups)``; an unknown level names file, row and column."""
+    codes = np.zeros((len(frame), len(groups)), dtype=int)
+    for j, g in enumerate(groups):
+        levels = {v: i for i, v in enumerate(spec.attribute(g).levels)}
+        for row, value in enumerate(frame[g].tolist()):
+            if value not in levels:
+                raise DataError(f"unknown level '{value}' for attribute '{g}'", file=name, row=row + 1, column=g)
+            codes[row, j] = levels[value]
+    return codes
