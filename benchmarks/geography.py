@@ -287,9 +287,11 @@ def _rerun_case(case: str) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
     parser.add_argument("--report", type=str, default=None, help="redraw from saved results, no fitting")
-    parser.add_argument("--case", choices=list(CASES), help="rerun one case of the full run, merged into its results")
+    # --case reruns part of the full run, so it cannot go with --quick
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--quick", action="store_true")
+    which.add_argument("--case", choices=list(CASES), help="rerun one case of the full run, merged into its results")
     args = parser.parse_args(argv)
     mode = MODES["quick" if args.quick else "full"]
     if args.report:

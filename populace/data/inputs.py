@@ -305,8 +305,11 @@ def _level_codes(
     return codes
 
 
-def parse_numbers(frame: pd.DataFrame, name: str, col: str, what: str) -> np.ndarray:
-    """Column ``col`` as finite, non-negative, plausibly sized numbers, or a DataError naming the row."""
+def parse_numbers(frame: pd.DataFrame, name: str, col: str, what: str, *, negative: bool = False) -> np.ndarray:
+    """Column ``col`` as finite, non-negative (or with ``negative``, any sign), plausibly sized numbers.
+
+    A value that is not one raises a DataError naming the file, row, column and value.
+    """
     out = np.empty(len(frame), dtype=float)
     for row, value in enumerate(frame[col].tolist()):
         try:
@@ -315,9 +318,9 @@ def parse_numbers(frame: pd.DataFrame, name: str, col: str, what: str) -> np.nda
             number = math.nan
         if not math.isfinite(number):
             raise DataError(f"{what} '{value}' is not a finite number", file=name, row=row + 1, column=col, value=value)
-        if number < 0:
+        if number < 0 and not negative:
             raise DataError(f"{what} '{value}' is negative", file=name, row=row + 1, column=col, value=value)
-        if number > MAX_NUMBER:
+        if abs(number) > MAX_NUMBER:
             raise DataError(
                 f"{what} '{value}' is implausibly large (above {MAX_NUMBER:.0e})",
                 file=name,

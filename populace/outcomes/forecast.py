@@ -21,7 +21,7 @@ import pandas as pd
 import xarray as xr
 
 from populace.errors import DataError, SpecError
-from populace.outcomes.model import OutcomeDraws, fit_outcome
+from populace.outcomes.model import OutcomeDraws, evidence_group_axes, fit_outcome
 from populace.outcomes.spec import OutcomeSpec, load_evidence, load_lean_predictor, load_outcome_data
 from populace.posterior import Posterior
 from populace.spec import Spec
@@ -180,7 +180,7 @@ def _lean(outcome: OutcomeSpec, evidence: Sequence, predictors: Sequence[str], s
     """The spec's lean predictor over the evidence's groups, in predictor order (``None``: none)."""
     if outcome.lean_predictor is None or not evidence:
         return None
-    groups = tuple(p for p in predictors if any(p in source.groups for source in evidence))
+    groups = tuple(predictors[i] for i in evidence_group_axes(tuple(predictors), tuple(evidence)))
     return load_lean_predictor(outcome, spec, groups)
 
 

@@ -217,7 +217,7 @@ def fit_outcome(
     if evidence:
         polls = [_evidence_terms(data, source, joint, maps, n_levels) for source in evidence]
         # the survey's house effect varies by every group any source gives
-        group_axes = sorted({data.predictors.index(g) for source in evidence for g in source.groups})
+        group_axes = evidence_group_axes(data.predictors, evidence)
         unique_group = (
             np.ravel_multi_index(tuple(unique[:, j] for j in group_axes), [shape[j] for j in group_axes])
             if group_axes
@@ -305,6 +305,14 @@ def fit_outcome(
         house_slope=np.asarray(samples["survey_house_slope"]) if evidence and lean is not None else None,
         **shared,
     )
+
+
+def evidence_group_axes(predictors: tuple[str, ...], evidence: tuple[EvidenceData, ...]) -> list[int]:
+    """Positions among ``predictors`` of every group any evidence source gives, in predictor order.
+
+    The survey's house effect varies over these groups, raveled in this order.
+    """
+    return sorted({predictors.index(g) for source in evidence for g in source.groups})
 
 
 def _shared_errors(

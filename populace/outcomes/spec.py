@@ -529,20 +529,7 @@ def load_lean_predictor(outcome: OutcomeSpec, spec: Spec, groups: tuple[str, ...
             raise DataError(f"has no column for the evidence's group attribute '{g}'", file=name, column=g)
     shape = tuple(len(spec.attribute(g).levels) for g in groups)
     codes = _group_codes(frame, groups, spec, name)
-    values = np.empty(len(frame))
-    for row, value in enumerate(frame[lean.column].tolist()):
-        try:
-            values[row] = float(value)
-        except ValueError:
-            values[row] = np.nan
-        if not np.isfinite(values[row]):
-            raise DataError(
-                f"lean predictor '{value}' is not a finite number",
-                file=name,
-                row=row + 1,
-                column=lean.column,
-                value=value,
-            )
+    values = parse_numbers(frame, name, lean.column, "lean predictor", negative=True)
     flat = np.ravel_multi_index(tuple(codes.T), shape) if groups else np.zeros(len(frame), dtype=int)
     out = np.full(int(np.prod(shape)), np.nan)
     for row, cell in enumerate(flat):
