@@ -21,8 +21,6 @@ Usage::
     python benchmarks/geography.py            # gradient cost; NUTS 2x1000 on regions9, 2x300 on areas51 (~25 min)
     python benchmarks/geography.py --quick    # regions9 only, NUTS 2x100, under benchmarks/output/quick/
     python benchmarks/geography.py --case areas51   # one case of the full run, merged into its saved results
-    XLA_FLAGS=--xla_force_host_platform_device_count=1 python benchmarks/geography.py --case areas51
-        # chains vectorised on one device: one device per chain hangs on areas51 (issue 13's note)
     python benchmarks/geography.py --report benchmarks/results/geography.json
 """
 
@@ -123,11 +121,11 @@ def fit_child(request: dict[str, Any]) -> dict[str, Any]:
     import jax
 
     from populace.inference.diagnostics import convergence
+    from populace.inference.methods import chain_method
 
     return {
         "cells": int(truth.size),
-        # fewer devices than chains: the chains ran vectorised on one device, not one per core
-        "devices": jax.local_device_count(),
+        "chain_method": chain_method(jax.local_device_count(), request["chains"], int(truth.size)),
         "fit_seconds": post.fit_info["fit_seconds"],
         "steps_per_draw": float(np.asarray(stats["n_steps"]).mean()),
         "divergences": int(np.asarray(stats["diverging"]).sum()),
@@ -227,8 +225,9 @@ def render(results: dict[str, Any]) -> str:
 
 
 def _vectorised(row: dict[str, Any]) -> str:
-    """A note when the chains ran vectorised on one device (``XLA_FLAGS`` set the device count)."""
-    return " (vectorised)" if row.get("devices", row["chains"]) < row["chains"] else ""
+    """A note when the chains ran vectorised on one device rather than one per core."""
+    vectorised = row.get("chain_method") == "vectorized" or row.get("devices", row["chains"]) < row["chains"]
+    return " (vectorised)" if vectorised else ""
 
 
 def _where_time_goes(results: dict[str, Any]) -> list[str]:

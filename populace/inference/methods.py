@@ -9,8 +9,9 @@ a method only calls its NumPyro ``model`` function and returns the sites it
 Methods
 -------
 nuts
-    NumPyro's No-U-Turn sampler, one chain per host device, in parallel. The default:
-    calibrated intervals (BENCHMARKS.md).
+    NumPyro's No-U-Turn sampler, one chain per host device, in parallel (vectorised on
+    one device above :data:`PARALLEL_CELL_LIMIT` cells). The default: calibrated
+    intervals (BENCHMARKS.md).
 advi
     Full-rank Gaussian variational inference (NumPyro SVI). On the benchmark tasks its
     intervals were close to nominal but it was not faster than NUTS (BENCHMARKS.md);
@@ -51,6 +52,12 @@ ADVI_LEARNING_RATE = 0.01
 # Above this many parameters the full-rank guide is replaced by a low-rank one.
 FULL_RANK_LIMIT = 1500
 PATHFINDER_MAXITER = 200
+# Largest grid whose NUTS chains run one per host device. Above it they run vectorised on
+# one device: with one device per chain, XLA's CPU runtime (jax 0.10.2) never finished
+# on grids of 32,000 cells and more (the synthetic 51-area benchmark cut to 32 or 35
+# areas of 1,000 cells; every worker thread idle, the result never ready; 29,000 cells
+# ran), with two or four devices and with multi-threaded Eigen off.
+PARALLEL_CELL_LIMIT = 25_000
 # Posterior draws generated per batch by the variational methods (bounds peak memory).
 DRAW_CHUNK = 250
 
@@ -86,6 +93,17 @@ def _grouped(samples: dict[str, Any], chains: int, draws: int) -> dict[str, np.n
     return {k: np.asarray(v).reshape((chains, draws) + np.shape(v)[1:]) for k, v in samples.items()}
 
 
+def chain_method(devices: int, chains: int, cells: int) -> str:
+    """How NumPyro runs the chains: ``parallel`` (one per host device) or ``vectorized`` (all on one).
+
+    Examples
+    --------
+    >>> chain_method(4, 4, 1_000), chain_method(2, 4, 1_000), chain_method(4, 4, 51_000)
+    ('parallel', 'vectorized', 'vectorized')
+    """
+    return "parallel" if devices >= chains and cells <= PARALLEL_CELL_LIMIT else "vectorized"
+
+
 @dataclasses.dataclass(frozen=True)
 class NUTS:
     """NumPyro's NUTS, ``chains`` chains of ``draws`` warm-up and ``draws`` kept draws, in parallel."""
@@ -106,7 +124,7 @@ class NUTS:
             num_warmup=draws,
             num_samples=draws,
             num_chains=chains,
-            chain_method="parallel" if devices >= chains else "vectorized",
+            chain_method=chain_method(devices, chains, int(np.prod(model.shape))),
             progress_bar=progress,
         )
         mcmc.run(jax.random.PRNGKey(seed), extra_fields=("diverging", "num_steps", "accept_prob", "energy"))
