@@ -1,0 +1,90 @@
+"""Belief propagation on a junction tree against brute force over the full grid (a known truth)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from populace.models.belief import calibrate, marginal, sample
+from populace.models.junction import JunctionTree, choose_graph
+
+pytest.importorskip("jax")
+
+
+@pytest.fixture(autouse=True)
+def _x64() -> None:
+    """64-bit floats, as every fit runs (``setup_jax``)."""
+    from populace.inference.backend import setup_jax
+
+    setup_jax(1)
+
+
+def _brute(tree: JunctionTree, factors: list[np.ndarray]) -> np.ndarray:
+    """The full joint of exp(sum of clique factors), normalised."""
+    log_p = np.zeros(tree.shape)
+    for clique, phi in zip(tree.cliques, factors):
+        shape = [tree.shape[a] if a in clique else 1 for a in range(len(tree.shape))]
+        log_p = log_p + phi.reshape(shape)
+    p = np.exp(log_p - log_p.max())
+    return p / p.sum()
+
+
+def _random_case(seed: int) -> tuple[JunctionTree, list[np.ndarray], np.ndarray]:
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(x) for x in rng.integers(2, 4, 7))
+    if seed % 2:
+        # a connected tree: overlapping pairs and triples along a random order of the attributes
+        order = rng.permutation(7)
+        tables = [tuple(sorted(order[i : i + int(rng.integers(2, 4))])) for i in range(6)]
+    else:
+        tables = [tuple(sorted(rng.choice(7, size=int(rng.integers(1, 4)), replace=False))) for _ in range(3)]
+    tree = choose_graph(shape, tables=tables)
+    factors = [rng.normal(size=[shape[a] for a in c]) for c in tree.cliques]
+    return tree, factors, _brute(tree, factors)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_clique_marginals_and_normaliser_match_brute_force(seed: int) -> None:
+    tree, factors, p = _random_case(seed)
+    log_z, marginals = calibrate(tree, factors)
+    total = np.zeros(tree.shape)
+    for clique, phi in zip(tree.cliques, factors):
+        total = total + phi.reshape([tree.shape[a] if a in clique else 1 for a in range(len(tree.shape))])
+    assert float(log_z) == pytest.approx(float(np.log(np.exp(total).sum())), rel=1e-10)
+    for clique, m in zip(tree.cliques, marginals):
+        drop = tuple(a for a in range(len(tree.shape)) if a not in clique)
+        np.testing.assert_allclose(np.asarray(m), p.sum(axis=drop), atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_marginals_over_any_attributes_match_brute_force(seed: int) -> None:
+    tree, factors, p = _random_case(seed)
+    _, marginals = calibrate(tree, factors)
+    if seed % 2:
+        assert len(tree.cliques) >= 3 and sum(q < 0 for q in tree.parent) == 1
+    for subset in [(0, 6), (1, 3, 5), (2,), (0, 2, 4, 6)] + list(itertools.combinations(range(7), 2))[:8]:
+        drop = tuple(a for a in range(7) if a not in subset)
+        np.testing.assert_allclose(np.asarray(marginal(tree, marginals, subset)), p.sum(axis=drop), atol=1e-12)
+
+
+def test_persons_sampled_down_the_tree_follow_the_joint() -> None:
+    tree, factors, p = _random_case(5)
+    assert sum(q < 0 for q in tree.parent) == 1  # one connected tree
+    _, marginals = calibrate(tree, factors)
+    n = 200_000
+    codes = sample(tree, marginals, n, np.random.default_rng(0))
+    counts = np.zeros(tree.shape)
+    np.add.at(counts, tuple(codes.T), 1)
+    # every cell within 4.5 binomial standard errors (about 1 in 150,000 by chance)
+    se = np.sqrt(p * (1 - p) / n)
+    assert np.all(np.abs(counts / n - p) <= 4.5 * se + 1e-9)
+
+
+def test_structural_zeros_stay_zero() -> None:
+    tree = JunctionTree(shape=(2, 2, 2), cliques=((0, 1), (1, 2)), parent=(-1, 0))
+    factors = [np.array([[0.0, -np.inf], [0.0, 0.0]]), np.zeros((2, 2))]
+    _, marginals = calibrate(tree, factors)
+    assert float(marginals[0][0, 1]) == 0.0
+    assert float(marginal(tree, marginals, (0, 2))[0].sum()) == pytest.approx(1 / 3)
