@@ -18,7 +18,7 @@ beside them.
 
 Usage::
 
-    python benchmarks/geography.py            # gradient cost; NUTS 2x1000 on regions9, 2x300 on areas51 (~25 min)
+    python benchmarks/geography.py            # gradient cost; NUTS 2x1000 on regions9, the default 4x1000 on areas51 (~2 h)
     python benchmarks/geography.py --quick    # regions9 only, NUTS 2x100, under benchmarks/output/quick/
     python benchmarks/geography.py --case areas51   # one case of the full run, merged into its saved results
     python benchmarks/geography.py --report benchmarks/results/geography.json
@@ -77,7 +77,7 @@ MODES = {
     "full": Mode(
         "full",
         ("regions9", "areas51"),
-        (("regions9", 1000, 2), ("areas51", 300, 2)),
+        (("regions9", 1000, 2), ("areas51", 1000, 4)),
         harness.outputs(False, "geography.json"),
     ),
     "quick": Mode("quick", ("regions9",), (("regions9", 100, 2),), harness.outputs(True, "geography.json")),
