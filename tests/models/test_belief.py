@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from populace.models.belief import calibrate, marginal, sample
+from populace.models.belief import calibrate, log_evidence, marginal, sample
 from populace.models.junction import JunctionTree, choose_graph
 
 pytest.importorskip("jax")
@@ -88,3 +88,30 @@ def test_structural_zeros_stay_zero() -> None:
     _, marginals = calibrate(tree, factors)
     assert float(marginals[0][0, 1]) == 0.0
     assert float(marginal(tree, marginals, (0, 2))[0].sum()) == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_rows_with_missing_and_coarse_answers_match_brute_force(seed: int) -> None:
+    tree, factors, p = _random_case(seed)
+    _, marginals = calibrate(tree, factors)
+    rng = np.random.default_rng(seed + 10)
+    rows = 40
+    evidence = []
+    for levels in tree.shape:
+        allowed = np.zeros((rows, levels))
+        kind = rng.integers(0, 3, rows)  # 0: one level, 1: missing, 2: a coarse set
+        for r in range(rows):
+            if kind[r] == 0:
+                allowed[r, rng.integers(levels)] = 1
+            elif kind[r] == 1:
+                allowed[r] = 1
+            else:
+                allowed[r] = rng.random(levels) < 0.5
+                allowed[r, rng.integers(levels)] = 1
+        evidence.append(allowed)
+    got = np.asarray(log_evidence(tree, marginals, evidence))
+    for r in range(rows):
+        mask = np.ones(tree.shape)
+        for a, allowed in enumerate(evidence):
+            mask = mask * allowed[r].reshape([-1 if b == a else 1 for b in range(len(tree.shape))])
+        assert got[r] == pytest.approx(np.log((p * mask).sum()), rel=1e-10)
