@@ -56,7 +56,7 @@ PATHFINDER_MAXITER = 200
 # one device: with one device per chain, XLA's CPU runtime (jax 0.10.2) never finished
 # on grids of 32,000 cells and more (the synthetic 51-area benchmark cut to 32 or 35
 # areas of 1,000 cells; every worker thread idle, the result never ready; 29,000 cells
-# ran), with two or four devices and with multi-threaded Eigen off.
+# ran in 62 s), also with multi-threaded Eigen off; four devices did not finish either.
 PARALLEL_CELL_LIMIT = 25_000
 # Posterior draws generated per batch by the variational methods (bounds peak memory).
 DRAW_CHUNK = 250
