@@ -246,3 +246,45 @@ def log_evidence(tree: JunctionTree, marginals: Sequence, evidence: Sequence):  
         if parent[i] < 0:
             total = total + jnp.log(up[i])
     return total
+
+
+def row_evidence(
+    row_cells: np.ndarray, weights: np.ndarray, shape: Sequence[int], coarse_maps: Sequence[np.ndarray | None] = ()
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Per-attribute evidence (for :func:`log_evidence`) of a sample's distinct rows, and their summed weights.
+
+    Parameters
+    ----------
+    row_cells
+        (rows, attributes) codes as :class:`populace.data.inputs.Sample` keeps them: a
+        level, ``-1`` where not answered, ``levels + j`` for the ``j``-th coarse set.
+    weights
+        Row weights (already scaled to the effective sample size).
+    shape
+        Levels of each attribute.
+    coarse_maps
+        Per attribute, :func:`populace.data.inputs.coarse_map` (levels x codes), or
+        ``None`` (or absent) for an attribute without coarse sets.
+
+    Returns
+    -------
+    (list of numpy.ndarray, numpy.ndarray)
+        One (distinct rows, levels) 0/1 array per attribute, and each distinct row's weight.
+
+    Examples
+    --------
+    >>> college = np.array([[1, 0, 1], [0, 1, 1]])  # two levels, then one coarse set of both
+    >>> ev, w = row_evidence(np.array([[0, -1], [0, -1], [1, 2]]), np.ones(3), (2, 2), [None, college])
+    >>> [e.tolist() for e in ev], w.tolist()
+    ([[[1.0, 0.0], [0.0, 1.0]], [[1.0, 1.0], [1.0, 1.0]]], [2.0, 1.0])
+    """
+    distinct, inverse = np.unique(np.asarray(row_cells), axis=0, return_inverse=True)
+    summed = np.bincount(inverse.reshape(-1), weights=np.asarray(weights, dtype=float), minlength=len(distinct))
+    evidence = []
+    for a, levels in enumerate(shape):
+        codes = distinct[:, a]
+        m = coarse_maps[a] if a < len(coarse_maps) and coarse_maps[a] is not None else np.eye(levels)
+        # a column of ones for "not answered", after the levels and coarse sets
+        table = np.concatenate([np.asarray(m, dtype=float), np.ones((levels, 1))], axis=1)
+        evidence.append(table[:, np.where(codes < 0, table.shape[1] - 1, codes)].T)
+    return evidence, summed

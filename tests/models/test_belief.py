@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from populace.models.belief import calibrate, log_evidence, marginal, sample
+from populace.models.belief import calibrate, log_evidence, marginal, row_evidence, sample
 from populace.models.junction import JunctionTree, choose_graph
 
 pytest.importorskip("jax")
@@ -115,3 +115,30 @@ def test_rows_with_missing_and_coarse_answers_match_brute_force(seed: int) -> No
         for a, allowed in enumerate(evidence):
             mask = mask * allowed[r].reshape([-1 if b == a else 1 for b in range(len(tree.shape))])
         assert got[r] == pytest.approx(np.log((p * mask).sum()), rel=1e-10)
+
+
+def test_a_weighted_sample_with_coarse_codes_scores_as_brute_force() -> None:
+    tree, factors, p = _random_case(3)
+    _, marginals = calibrate(tree, factors)
+    rng = np.random.default_rng(7)
+    rows = 60
+    cells = np.stack([rng.integers(-1, n, rows) for n in tree.shape], axis=1)
+    # attribute 0 has one coarse set (its first two levels), code = levels
+    levels0 = tree.shape[0]
+    coarse = np.concatenate([np.eye(levels0), np.r_[1.0, 1.0, np.zeros(levels0 - 2)][:, None]], axis=1)
+    cells[rng.random(rows) < 0.3, 0] = levels0
+    cells = np.concatenate([cells, cells[:10]])  # repeated rows are merged, their weights summed
+    weights = rng.random(len(cells)) + 0.5
+    evidence, summed = row_evidence(cells, weights, tree.shape, [coarse])
+    assert len(summed) < len(cells) and summed.sum() == pytest.approx(weights.sum())
+    got = float(np.sum(summed * np.asarray(log_evidence(tree, marginals, evidence))))
+    expected = 0.0
+    for row, w in zip(cells, weights):
+        mask = np.ones(tree.shape)
+        for a, code in enumerate(row):
+            allowed = (
+                np.ones(tree.shape[a]) if code < 0 else (coarse[:, code] if a == 0 else np.eye(tree.shape[a])[code])
+            )
+            mask = mask * allowed.reshape([-1 if b == a else 1 for b in range(len(tree.shape))])
+        expected += w * np.log((p * mask).sum())
+    assert got == pytest.approx(expected, rel=1e-10)
