@@ -212,6 +212,7 @@ def choose_graph(
         return tree
     mi, support = mutual_information(codes, shape, weights)
     component = _components(adjacency)
+    forced = set(tree.cliques)  # cliques the tables alone make are exempt from the bound
     order = sorted(((mi[i, j], i, j) for i in range(d) for j in range(i + 1, d)), reverse=True)
     for value, i, j in order:
         if component[i] == component[j]:
@@ -224,7 +225,6 @@ def choose_graph(
         trial[i, j] = trial[j, i] = True
         candidate = _junction_tree(shape, trial)
         sizes = [(len(c), cells) for c, cells in zip(candidate.cliques, candidate.clique_cells())]
-        forced = set(tree.cliques)
         if any(
             (k > max_attributes or cells > max_cells) and c not in forced
             for c, (k, cells) in zip(candidate.cliques, sizes)
