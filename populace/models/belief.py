@@ -31,22 +31,30 @@ import numpy as np
 from populace.models.junction import JunctionTree
 
 
-def _expand(array, have: Sequence[int], want: Sequence[int]):  # noqa: ANN001, ANN202 - jax arrays
-    """An array over the attributes ``have`` (sorted), broadcast against one over ``want`` (sorted, a superset)."""
+def _xp(*arrays):  # noqa: ANN002, ANN202
+    """NumPy when every array is a NumPy array (fast evaluation outside a model), else jax.numpy."""
+    if all(isinstance(a, np.ndarray | np.generic | float | int) for a in arrays):
+        return np
     import jax.numpy as jnp
 
-    return jnp.reshape(array, [array.shape[have.index(a)] if a in have else 1 for a in want])
+    return jnp
+
+
+def _expand(array, have: Sequence[int], want: Sequence[int]):  # noqa: ANN001, ANN202 - jax arrays
+    """An array over the attributes ``have`` (sorted), broadcast against one over ``want`` (sorted, a superset)."""
+    return _xp(array).reshape(array, [array.shape[have.index(a)] if a in have else 1 for a in want])
 
 
 def _sum_to(array, have: Sequence[int], keep: Sequence[int], *, log: bool):  # noqa: ANN001, ANN202
     """Sum (or log-sum-exp) an array over ``have`` down to the attributes ``keep`` (sorted)."""
-    import jax.numpy as jnp
-    from jax.scipy.special import logsumexp
-
     drop = tuple(i for i, a in enumerate(have) if a not in keep)
     if not drop:
         return array
-    return logsumexp(array, axis=drop) if log else jnp.sum(array, axis=drop)
+    if log:
+        from jax.scipy.special import logsumexp
+
+        return logsumexp(array, axis=drop)
+    return _xp(array).sum(array, axis=drop)
 
 
 def calibrate(tree: JunctionTree, log_factors: Sequence):  # noqa: ANN201 - jax arrays
@@ -110,8 +118,7 @@ def marginal(tree: JunctionTree, marginals: Sequence, attributes: Sequence[int])
     holding a wanted attribute to their roots (a subtree without one sums to one), each
     clique keeping only the wanted attributes and its separator.
     """
-    import jax.numpy as jnp
-
+    xp = _xp(*marginals)
     want = tuple(sorted(set(attributes)))
     for clique, m in zip(tree.cliques, marginals):
         if set(want) <= set(clique):
@@ -129,7 +136,7 @@ def marginal(tree: JunctionTree, marginals: Sequence, attributes: Sequence[int])
         table, have = marginals[i], cliques[i]
         if parent[i] >= 0:  # p(C | S) = p(C) / p(S)
             sep = _sum_to(table, have, separators[i], log=False)
-            table = table / jnp.where(_expand(sep, separators[i], have) > 0, _expand(sep, separators[i], have), 1.0)
+            table = table / xp.where(_expand(sep, separators[i], have) > 0, _expand(sep, separators[i], have), 1.0)
         for c in [c for c in needed if parent[c] == i]:
             table, have = _times(table, have, *carried.pop(c))
         keep = tuple(a for a in have if a in want or a in separators[i])
