@@ -19,8 +19,8 @@ wired into the command line; ARCHITECTURE.md). No latent class yet.
 
 Usage::
 
-    python benchmarks/many_attributes.py            # 1% and 5% samples, NUTS 1x500 each
-    python benchmarks/many_attributes.py --quick    # 5% only, NUTS 1x100, under benchmarks/output/quick/
+    python benchmarks/many_attributes.py            # the 5% sample, NUTS 1x200 (the 1% sample: next)
+    python benchmarks/many_attributes.py --quick    # NUTS 1x50, under benchmarks/output/quick/
     python benchmarks/many_attributes.py --report benchmarks/results/many_attributes.json
 """
 
@@ -149,7 +149,7 @@ def run_case(fraction: float, draws: int) -> dict[str, Any]:
 
 
 def run(quick: bool) -> dict[str, Any]:
-    cases = ((0.05, 100),) if quick else ((0.01, 500), (0.05, 500))
+    cases = ((0.05, 50),) if quick else ((0.05, 200),)
     results = harness.new_results(quick=quick, cases=[])
     for fraction, draws in cases:
         say(f"adult, {fraction:.0%} sample, NUTS 1x{draws}")
