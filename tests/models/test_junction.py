@@ -40,7 +40,7 @@ def test_chow_liu_recovers_a_known_tree() -> None:
     shape = (3, 2, 4, 3, 2, 5)
     edges = [(0, 1), (0, 2), (2, 3), (2, 4)]  # attribute 5 stands alone
     codes = _tree_sample(4000, shape, edges, seed=1)
-    tree = choose_graph(shape, codes=codes)
+    tree = choose_graph(shape, codes=codes, prune=True)
     assert set(tree.edges) == set(edges)
     assert (5,) in tree.cliques
     assert tree.width == 1
@@ -75,12 +75,14 @@ def test_tables_and_sample_together_form_a_valid_junction_tree() -> None:
     assert all(p < i for i, p in enumerate(tree.parent))
 
 
-def test_independent_attributes_stay_apart() -> None:
+def test_independent_attributes_stay_apart_when_pruned_and_join_otherwise() -> None:
     rng = np.random.default_rng(5)
     codes = rng.integers(0, 3, (2000, 4))
-    tree = choose_graph((3, 3, 3, 3), codes=codes)
-    assert tree.cliques == ((0,), (1,), (2,), (3,))
-    assert tree.edges == ()
+    pruned = choose_graph((3, 3, 3, 3), codes=codes, prune=True)
+    assert pruned.cliques == ((0,), (1,), (2,), (3,))
+    assert pruned.edges == ()
+    tree = choose_graph((3, 3, 3, 3), codes=codes)  # a spanning tree: weak edges left to the prior
+    assert len(tree.edges) == 3 and _running_intersection(tree)
 
 
 def test_mutual_information_matches_a_hand_computed_value() -> None:
