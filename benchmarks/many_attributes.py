@@ -177,7 +177,9 @@ def render(results: dict[str, Any]) -> str:
         f"at least {MIN_PERSONS} persons. The model is fitted through `populace.models.decomposable` directly "
         "(not yet a `populace fit` kind), one NUTS chain, no latent class yet. Issue 14's targets (mean 3-way "
         "TVD at most 0.063 with 1%, 0.039 with 5%, with the latent class; coverage 85-95%) are for the finished "
-        "kind.",
+        "kind. A tree alone fixes every association across cliques (conditional independence given the "
+        "separator), so its intervals there are narrow around a value the truth need not have: the latent class "
+        "shared by the cliques (issue 14's design, not built yet) is what lets those associations vary.",
     ]
     for case in results["cases"]:
         if "failed" in case:
