@@ -57,6 +57,12 @@ def _sum_to(array, have: Sequence[int], keep: Sequence[int], *, log: bool):  # n
     return _xp(array).sum(array, axis=drop)
 
 
+def _conditional(table, have: Sequence[int], sep: Sequence[int]):  # noqa: ANN001, ANN202
+    """``p(C | S) = p(C) / p(S)`` of a clique table over ``have``, 0 where ``p(S)`` is."""
+    margin = _expand(_sum_to(table, have, sep, log=False), sep, have)
+    return table / _xp(margin).where(margin > 0, margin, 1.0)
+
+
 def calibrate(tree: JunctionTree, log_factors: Sequence):  # noqa: ANN201 - jax arrays
     """Log normaliser and clique marginals of ``p(x) ∝ exp(sum_C log_factors[C](x_C))``.
 
@@ -77,10 +83,7 @@ def calibrate(tree: JunctionTree, log_factors: Sequence):  # noqa: ANN201 - jax 
     cliques, parent = tree.cliques, tree.parent
     separators = tree.separators
     k = len(cliques)
-    children: list[list[int]] = [[] for _ in range(k)]
-    for i, p in enumerate(parent):
-        if p >= 0:
-            children[p].append(i)
+    children = tree.children
     up: list = [None] * k  # message from clique i to its parent, over separators[i]
     for i in reversed(range(k)):  # children come after parents, so leaves first
         belief = jnp.asarray(log_factors[i])
@@ -118,7 +121,6 @@ def marginal(tree: JunctionTree, marginals: Sequence, attributes: Sequence[int])
     holding a wanted attribute to their roots (a subtree without one sums to one), each
     clique keeping only the wanted attributes and its separator.
     """
-    xp = _xp(*marginals)
     want = tuple(sorted(set(attributes)))
     for clique, m in zip(tree.cliques, marginals):
         if set(want) <= set(clique):
@@ -134,10 +136,9 @@ def marginal(tree: JunctionTree, marginals: Sequence, attributes: Sequence[int])
     parts = []
     for i in sorted(needed, reverse=True):  # children come after parents: leaves first
         table, have = marginals[i], cliques[i]
-        if parent[i] >= 0:  # p(C | S) = p(C) / p(S)
-            sep = _sum_to(table, have, separators[i], log=False)
-            table = table / xp.where(_expand(sep, separators[i], have) > 0, _expand(sep, separators[i], have), 1.0)
-        for c in [c for c in needed if parent[c] == i]:
+        if parent[i] >= 0:
+            table = _conditional(table, have, separators[i])
+        for c in [c for c in tree.children[i] if c in needed]:
             table, have = _times(table, have, *carried.pop(c))
         keep = tuple(a for a in have if a in want or a in separators[i])
         table = _sum_to(table, have, keep, log=False)
@@ -226,10 +227,7 @@ def log_evidence(tree: JunctionTree, marginals: Sequence, evidence: Sequence):  
     for i, clique in enumerate(cliques):
         for a in clique:
             first.setdefault(a, i)
-    children: list[list[int]] = [[] for _ in range(k)]
-    for i, p in enumerate(parent):
-        if p >= 0:
-            children[p].append(i)
+    children = tree.children
     rows = jnp.asarray(evidence[0]).shape[0]
     up: list = [None] * k
     total = jnp.zeros(rows)
@@ -237,9 +235,7 @@ def log_evidence(tree: JunctionTree, marginals: Sequence, evidence: Sequence):  
         have = cliques[i]
         table = jnp.asarray(marginals[i])
         if parent[i] >= 0:
-            sep = _sum_to(table, have, separators[i], log=False)
-            sep = _expand(sep, separators[i], have)
-            table = table / jnp.where(sep > 0, sep, 1.0)
+            table = _conditional(table, have, separators[i])
         belief = jnp.broadcast_to(table, (rows, *table.shape))
         for a in have:
             if first[a] == i:

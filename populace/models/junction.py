@@ -79,6 +79,11 @@ class JunctionTree:
         )
 
     @property
+    def children(self) -> tuple[tuple[int, ...], ...]:
+        """Indices of each clique's children in ``cliques``."""
+        return tuple(tuple(c for c, p in enumerate(self.parent) if p == i) for i in range(len(self.cliques)))
+
+    @property
     def width(self) -> int:
         """Treewidth of the graph: attributes in the largest clique, minus one."""
         return max(len(c) for c in self.cliques) - 1
