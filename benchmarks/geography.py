@@ -18,7 +18,7 @@ beside them.
 
 Usage::
 
-    python benchmarks/geography.py            # gradient cost; NUTS 2x1000 on regions9, the default 4x1000 on areas51 (~1.5 h)
+    python benchmarks/geography.py            # gradient cost; NUTS 2x1000 on regions9, 4x1000 on areas51 (~1.5 h)
     python benchmarks/geography.py --quick    # regions9 only, NUTS 2x100, under benchmarks/output/quick/
     python benchmarks/geography.py --case areas51   # one case of the full run, merged into its saved results
     python benchmarks/geography.py --report benchmarks/results/geography.json

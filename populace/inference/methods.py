@@ -106,28 +106,47 @@ def chain_method(devices: int, chains: int, cells: int) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class NUTS:
-    """NumPyro's NUTS, ``chains`` chains of ``draws`` warm-up and ``draws`` kept draws, in parallel."""
+    """NumPyro's NUTS, ``chains`` chains of ``draws`` warm-up and ``draws`` kept draws, in parallel.
+
+    With ``warm_start`` (the default) the chains start around the posterior mode with a
+    diagonal mass matrix from the L-BFGS path that found it (:mod:`.warm_start`).
+    """
 
     name: str = "nuts"
     summary: str = "No-U-Turn sampler (NumPyro), chains in parallel: calibrated intervals"
     mcmc: bool = True
     target_accept: float = TARGET_ACCEPT
+    warm_start: bool = True
 
     def run(self, model: Any, *, draws: int, chains: int, seed: int, progress: bool) -> Draws:
         """Sample with NUTS; statistics: divergences, leapfrog steps, acceptance, energy."""
         devices = setup_jax(chains)
         import jax
+        import jax.numpy as jnp
         from numpyro.infer import MCMC, NUTS
 
+        from populace.inference.warm_start import warm_start
+
+        start = warm_start(model.model, seed, chains) if self.warm_start else None
+        kernel = NUTS(
+            model.model,
+            target_accept_prob=self.target_accept,
+            inverse_mass_matrix=None if start is None else jnp.asarray(start.inverse_mass),
+        )
         mcmc = MCMC(
-            NUTS(model.model, target_accept_prob=self.target_accept),
+            kernel,
             num_warmup=draws,
             num_samples=draws,
             num_chains=chains,
             chain_method=chain_method(devices, chains, int(np.prod(model.shape))),
             progress_bar=progress,
         )
-        mcmc.run(jax.random.PRNGKey(seed), extra_fields=("diverging", "num_steps", "accept_prob", "energy"))
+        init = None
+        if start is not None:
+            init = start.positions if chains > 1 else {k: v[0] for k, v in start.positions.items()}
+        mcmc.run(
+            jax.random.PRNGKey(seed), init_params=init, extra_fields=("diverging", "num_steps", "accept_prob", "energy")
+        )
         kept = set(model.recorded)
         samples = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items() if k in kept}
         extra = mcmc.get_extra_fields(group_by_chain=True)

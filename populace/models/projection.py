@@ -68,6 +68,43 @@ def ipf_jax(p, targets, sweeps: int):  # noqa: ANN001, ANN201 - jax arrays
     return jax.lax.fori_loop(0, sweeps, lambda _, q: _ipf_sweep(q, targets)[0], p)
 
 
+def project_unrolled(log_weights, targets, sweeps: int):  # noqa: ANN001, ANN201 - jax arrays
+    """``softmax(log_weights)`` after ``sweeps`` IPF sweeps, differentiated by unrolling.
+
+    An approximation of :func:`project` at a fixed cost: the model's likelihood is taken on
+    it while the recorded joint is :func:`project`'s (see ``LoglinearModel``). On the
+    9-region benchmark five sweeps left the tables at most 5.5e-4 off at posterior draws,
+    where running to ``PROJECTION_TOL`` took about 32.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> targets = [((0,), jnp.array([0.3, 0.7])), ((1,), jnp.array([0.5, 0.5]))]
+    >>> q = project_unrolled(jnp.zeros((2, 2)), targets, 1)
+    >>> [round(float(x), 3) for x in q.sum(axis=1)], float(max_gap(q, targets)) < 1e-12
+    ([0.3, 0.7], True)
+    """
+    import jax
+
+    p = jax.nn.softmax(log_weights.reshape(-1)).reshape(log_weights.shape)
+    q = ipf_jax(p, list(targets), sweeps)
+    return q / q.sum()
+
+
+def max_gap(p, targets):  # noqa: ANN001, ANN201 - jax arrays
+    """Largest absolute difference between a target share and the same margin of ``p``.
+
+    As in the sweeps, each target is over its ``axes`` in increasing order.
+    """
+    import jax.numpy as jnp
+
+    gap = jnp.zeros((), p.dtype)
+    for axes, target in targets:
+        margin = p.sum(axis=_keep_shape(axes, p.ndim))
+        gap = jnp.maximum(gap, jnp.max(jnp.abs(margin - target)))
+    return gap
+
+
 def _ipf_sweep(q, targets):  # noqa: ANN001, ANN202 - jax arrays
     """One IPF sweep in JAX; returns the result and the largest margin change it made."""
     import jax.numpy as jnp

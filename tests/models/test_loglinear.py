@@ -11,6 +11,7 @@ import populace as pp
 from populace.data.inputs import load_inputs
 from populace.inference.backend import setup_jax
 from populace.models.loglinear import build_loglinear, linear_predictor, term_basis
+from populace.models.projection import ipf_numpy
 from populace.models.terms import GEOGRAPHY, MAIN, model_terms
 
 
@@ -117,5 +118,39 @@ def test_microdata_term_is_the_weighted_log_likelihood(tmp_path) -> None:
     scale = (16 / 6) / 4
     expected = scale * (np.log(p[0, 0, 0].sum()) + 2 * np.log(p[1, 1, 2].sum()) + np.log(p[0, :, 1].sum()))
     got = float(trace["microdata"]["fn"].log_prob(trace["microdata"]["value"]))
-    assert got == pytest.approx(expected, rel=1e-9)
+    # taken on the sampler's projection (a few unrolled sweeps), close to the recorded one
+    assert model.unrolled_sweeps > 0
+    assert got == pytest.approx(expected, rel=1e-6)
     assert MAIN in {t.kind for t in model.terms}
+    # run to tolerance instead, the likelihood is that of the recorded joint
+    exact = dataclasses.replace(model, unrolled_sweeps=0)
+    trace = _trace(exact, 0)
+    p = np.asarray(trace["p"]["value"])
+    expected = scale * (np.log(p[0, 0, 0].sum()) + 2 * np.log(p[1, 1, 2].sum()) + np.log(p[0, :, 1].sum()))
+    got = float(trace["microdata"]["fn"].log_prob(trace["microdata"]["value"]))
+    assert got == pytest.approx(expected, rel=1e-9)
+    assert "projection_gap" not in trace
+
+
+def test_recorded_gap_is_the_sampler_projections_miss_and_p_meets_the_tables(tmp_path) -> None:
+    import jax.numpy as jnp
+
+    setup_jax(1)
+    # tables a x b and b x c overlap on b: IPF needs more than one sweep
+    (tmp_path / "bc.csv").write_text("b,c,count\nb1,c1,10\nb1,c2,20\nb1,c3,10\nb2,c1,40\nb2,c2,10\nb2,c3,10\n")
+    _spec(tmp_path)
+    text = (tmp_path / "spec.yaml").read_text().replace("  - file: c.csv", "  - file: bc.csv")
+    (tmp_path / "spec.yaml").write_text(text)
+    model = build_loglinear(load_inputs(pp.Spec.from_yaml(tmp_path / "spec.yaml")))
+    effects = jnp.asarray(np.random.default_rng(0).normal(scale=2.0, size=model.n_effects))
+    p, gap, _ = model._joint_from(effects, None, ())
+    eta = np.asarray(linear_predictor(model, effects))
+    start = np.exp(eta - eta.max())
+    unrolled, miss = ipf_numpy(start / start.sum(), list(model.exact), model.unrolled_sweeps)
+    # the miss after the sweeps, measured by NumPy's IPF (which reports the last sweep's change)
+    direct = max(np.abs(unrolled.sum(axis=tuple(i for i in range(4) if i not in a)) - t).max() for a, t in model.exact)
+    assert float(gap) == pytest.approx(direct, rel=1e-6)
+    assert 1e-9 < float(gap) < 2e-3
+    p = np.asarray(p)
+    for axes, target in model.exact:
+        np.testing.assert_allclose(p.sum(axis=tuple(i for i in range(4) if i not in axes)), target, atol=1e-7)
