@@ -152,6 +152,7 @@ def check(post: Posterior, *, seed: int = 0) -> CheckReport:
                     + (" (the model does not reproduce the sample)" if ppp < PPP_ALERT else ""),
                 }
             )
+    rows.extend(_sampler_projection(post))
     rows.extend(_plausibility_weights(post, inputs))
     for item in convergence(post):
         rows.append({"check": item["name"], "value": item["value"], "ok": item["ok"], "message": item["message"]})
@@ -212,6 +213,23 @@ def _chi2_ppp(shares: np.ndarray, counts: np.ndarray, rng: np.random.Generator) 
     t_obs = ((obs - expected) ** 2 / expected).sum(axis=1)
     t_rep = ((replicated - expected) ** 2 / expected).sum(axis=1)
     return float((t_rep >= t_obs).mean())
+
+
+def _sampler_projection(post: Posterior) -> list[dict[str, Any]]:
+    """How far the projection that the likelihood was taken on missed the exact tables."""
+    if "projection_gap" not in post.posterior:
+        return []
+    gap = float(post.posterior["projection_gap"].max()) * 100
+    sweeps = post.fit_info.get("projection_unrolled_sweeps", "a few")
+    return [
+        {
+            "check": "sampler's projection",
+            "value": gap,
+            "ok": gap <= EXACT_TOLERANCE_PP,
+            "message": f"the microdata likelihood was taken on {sweeps} unrolled IPF sweeps, at most {gap:.2g} pp "
+            f"from the exact tables in any draw (limit {EXACT_TOLERANCE_PP}); the joint itself meets them",
+        }
+    ]
 
 
 def _plausibility_weights(post: Posterior, inputs: Any) -> list[dict[str, Any]]:
