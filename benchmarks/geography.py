@@ -217,8 +217,8 @@ def render(results: dict[str, Any]) -> str:
         "Targets (issue 13): NUTS on regions9 in under 2 min (DESIGN.md's prototype: 2x1000 in 29 s, 31 steps "
         "per draw); 51 areas x about 1,000 cells in under 30 min.",
         "",
-        "NUTS starts *warm* since 2026-12-01 (L-BFGS to the mode, a diagonal mass matrix from its path, chains "
-        "drawn around the mode: `populace/inference/warm_start.py`); rows fitted before say *default*. A row "
+        "A row that says *warm* started NUTS at the posterior mode (L-BFGS, a diagonal mass matrix from its "
+        "path, chains drawn around the mode: `populace/inference/warm_start.py`, not the default); a row "
         "with *unrolled sweeps* took the microdata likelihood on a few IPF sweeps differentiated by unrolling "
         "(`--unrolled-sweeps`; the recorded joint is still projected to tolerance): an option, not the default, "
         "because where a sample disagrees with the tables the sampler can drift to effects that a few sweeps "
