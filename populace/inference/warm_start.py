@@ -123,14 +123,13 @@ def warm_start(
     if flat.size == 0:
         return None
     value_and_grad = jax.jit(jax.value_and_grad(lambda x: info.potential_fn(unravel(x))))
-    seen: dict[bytes, np.ndarray] = {}
+    # the last point evaluated and its gradient: L-BFGS accepts the point it evaluated last
+    last: list = [None, None]
 
     def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
         value, grad = value_and_grad(jnp.asarray(x))
-        grad = np.asarray(grad, dtype=float)
-        seen.clear()  # only the point L-BFGS accepts next is needed: the last one evaluated
-        seen[x.tobytes()] = grad
-        return float(value), grad
+        last[:] = [x.tobytes(), np.asarray(grad, dtype=float)]
+        return float(value), last[1]
 
     start = np.asarray(flat, dtype=float)
     _, g0 = objective(start)
@@ -138,9 +137,7 @@ def warm_start(
 
     def record(intermediate_result: Any) -> None:
         x = np.asarray(intermediate_result.x, dtype=float)
-        grad = seen.get(x.tobytes())
-        if grad is None:
-            grad = objective(x)[1]
+        grad = last[1] if last[0] == x.tobytes() else objective(x)[1]
         path.append((x.copy(), grad))
 
     with np.errstate(all="ignore"):

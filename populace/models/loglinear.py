@@ -208,10 +208,10 @@ class LoglinearModel:
     def _joint_from(self, effects, weight, eps):  # noqa: ANN001, ANN202 - jax arrays
         """The joint, how far the sampler's projection is from the tables, and the microdata log likelihood.
 
-        The likelihood is taken on ``unrolled_sweeps`` IPF sweeps differentiated by
-        unrolling (cheap, and a smooth function of the effects); the recorded joint is the
-        projection run until every table is met within ``PROJECTION_TOL``. ``gap`` is the
-        largest difference between a table and the margin of the former.
+        The recorded joint is the projection run until every table is met within
+        ``PROJECTION_TOL``; the likelihood is taken on it, or, with ``unrolled_sweeps``, on
+        that many IPF sweeps differentiated by unrolling, whose largest miss of a table is
+        ``gap`` (0 without them).
         """
         import jax
         import jax.numpy as jnp
