@@ -58,8 +58,23 @@ def personas(post: Posterior, n: int, *, seed: int = 0, tier: str = "tabular") -
         raise DataError(f"--tier must be one of {', '.join(TIERS)}, got '{tier}'", value=tier)
     rng = np.random.default_rng(seed)
     spec = post.spec
-    flat = post.posterior["p"].values.reshape(post.n_samples, -1)
     draws = rng.permutation(np.arange(n) % post.n_samples)
+    if post.factorised:
+        codes = _tree_codes(post, draws, rng)
+    else:
+        codes = _grid_codes(post, draws, rng)
+    frame = pd.DataFrame({"persona_id": np.arange(n, dtype=np.int64), "draw": draws.astype(np.int64)})
+    for attr, code in zip(spec.attributes, codes):
+        frame[attr.name] = pd.Categorical.from_codes(code, categories=list(attr.levels), ordered=attr.ordered)
+    if tier == "descriptive":
+        frame["description"] = describe(frame, [a.name for a in spec.attributes])
+    return frame
+
+
+def _grid_codes(post: Posterior, draws: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """Each persona's cell, drawn from the joint ``p`` of its posterior draw: one code array per attribute."""
+    n = len(draws)
+    flat = post.posterior["p"].values.reshape(post.n_samples, -1)
     order = np.argsort(draws, kind="stable")
     cells = np.empty(n, dtype=np.int64)
     u = rng.random(n)
@@ -71,13 +86,22 @@ def personas(post: Posterior, n: int, *, seed: int = 0, tier: str = "tabular") -
         cdf = np.cumsum(flat[d])
         idx = order[lo:hi]
         cells[idx] = np.minimum(np.searchsorted(cdf, u[idx] * cdf[-1], side="right"), flat.shape[1] - 1)
-    codes = np.unravel_index(cells, spec.shape)
-    frame = pd.DataFrame({"persona_id": np.arange(n, dtype=np.int64), "draw": draws.astype(np.int64)})
-    for attr, code in zip(spec.attributes, codes):
-        frame[attr.name] = pd.Categorical.from_codes(code, categories=list(attr.levels), ordered=attr.ordered)
-    if tier == "descriptive":
-        frame["description"] = describe(frame, [a.name for a in spec.attributes])
-    return frame
+    return np.unravel_index(cells, post.spec.shape)
+
+
+def _tree_codes(post: Posterior, draws: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """Each persona drawn down the junction tree of its posterior draw (the latent class, then the cliques)."""
+    from populace.models.belief import sample
+    from populace.models.junction import JunctionTree
+
+    tree = JunctionTree.from_dict(post.fit_info["tree"])
+    sites = [post.posterior[f"p_{i}"] for i in range(len(tree.cliques))]
+    sites = [s.values.reshape(post.n_samples, *s.shape[2:]) for s in sites]
+    codes = np.zeros((len(draws), len(tree.shape)), dtype=np.int64)
+    for d in np.unique(draws):
+        idx = np.flatnonzero(draws == d)
+        codes[idx] = sample(tree, [s[d] for s in sites], len(idx), rng)
+    return tuple(codes[:, a] for a in range(len(post.spec.shape)))
 
 
 def describe(frame: pd.DataFrame, names: list[str]) -> pd.Series:

@@ -21,6 +21,7 @@ import xarray as xr
 
 from populace.errors import DataError
 from populace.io import atomic_path
+from populace.models.base import CLIQUE_PREFIX
 from populace.spec import Spec, spec_to_yaml
 from populace.summaries import DEFAULT_CREDIBLE_MASS, interval_table, margin
 
@@ -102,10 +103,11 @@ class Posterior:
         >>> post.n_samples
         20
         """
-        if "p" not in variables:
-            raise ValueError("a posterior needs draws of the joint 'p'")
-        p_dims, p = variables["p"]
-        if tuple(p_dims) != ("chain", "draw", *spec.names):
+        factorised = "p" not in variables and "tree" in meta
+        if "p" not in variables and not factorised:
+            raise ValueError("a posterior needs draws of the joint 'p' (or clique tables and the 'tree' in meta)")
+        p_dims, p = variables["p" if not factorised else f"{CLIQUE_PREFIX}0"]
+        if not factorised and tuple(p_dims) != ("chain", "draw", *spec.names):
             raise ValueError(f"'p' must have dims (chain, draw, *attributes), got {tuple(p_dims)}")
         all_coords: dict[str, Any] = {a.name: list(a.levels) for a in spec.attributes}
         all_coords["chain"] = np.arange(p.shape[0])
@@ -115,8 +117,9 @@ class Posterior:
             if name in used and name not in all_coords:
                 all_coords[name] = list(labels)
         data = {name: (tuple(dims), np.asarray(values)) for name, (dims, values) in variables.items()}
-        posterior = xr.Dataset(data, coords=all_coords)
-        posterior["p"].attrs["long_name"] = "population share of each cell"
+        posterior = xr.Dataset(data, coords={k: v for k, v in all_coords.items() if k in used})
+        if not factorised:
+            posterior["p"].attrs["long_name"] = "population share of each cell"
         stat_vars = {}
         for name, values in (stats or {}).items():
             values = np.asarray(values)
@@ -208,7 +211,44 @@ class Posterior:
         >>> post.joint(["region"]).dims
         ('chain', 'draw', 'region')
         """
-        return margin(self.posterior["p"], self.spec.check_by(by))
+        by = self.spec.check_by(by)
+        if "p" in self.posterior:
+            return margin(self.posterior["p"], by)
+        return self._tree_margin(by)
+
+    @property
+    def factorised(self) -> bool:
+        """True when the draws are clique tables of a junction tree (the ``decomposable`` kind), not ``p``."""
+        return "p" not in self.posterior
+
+    def _tree_margin(self, by: list[str]) -> xr.DataArray:
+        """Draws of a margin from the clique tables, by belief propagation over the saved tree."""
+        from populace.data.inputs import MAX_GRID_CELLS
+        from populace.models.belief import marginal_draws
+        from populace.models.junction import JunctionTree
+
+        fit = self.fit_info
+        tree = JunctionTree.from_dict(fit["tree"])
+        cells = int(np.prod([self.spec.shape[self.spec.names.index(b)] for b in by]))
+        if cells > MAX_GRID_CELLS:
+            raise DataError(
+                f"the joint of {len(by)} attributes has {cells:,} cells, more than {MAX_GRID_CELLS:,}: "
+                "ask for the margin of fewer attributes (--by)"
+            )
+        names = [*self.spec.names, *([fit["latent"]] if fit.get("latent") else [])]
+        axes = [names.index(b) for b in by]
+        chains, draws = self.posterior.sizes["chain"], self.posterior.sizes["draw"]
+        sites = [self.posterior[f"{CLIQUE_PREFIX}{i}"] for i in range(len(tree.cliques))]
+        flat = [s.values.reshape(chains * draws, *s.shape[2:]) for s in sites]
+        values = marginal_draws(tree, flat, axes)
+        ordered = sorted(axes)
+        values = np.transpose(values, [0, *[1 + ordered.index(a) for a in axes]])
+        coords = {b: list(self.spec.attributes[self.spec.names.index(b)].levels) for b in by}
+        return xr.DataArray(
+            values.reshape(chains, draws, *values.shape[1:]),
+            dims=("chain", "draw", *by),
+            coords={"chain": self.posterior["chain"].values, "draw": self.posterior["draw"].values, **coords},
+        )
 
     def summary(self, by: Sequence[str] | None = None, prob: float = DEFAULT_CREDIBLE_MASS) -> pd.DataFrame:
         """Mean, sd and equal-tailed credible interval of each cell's share.
@@ -241,7 +281,8 @@ class Posterior:
         path = pathlib.Path(path)
         root = xr.Dataset(attrs=self.attrs)
         tree = xr.DataTree.from_dict({"/": root, "posterior": self.posterior, "sample_stats": self.sample_stats})
-        encoding = {"/posterior": {"p": {"zlib": True, "complevel": 4}}}
+        big = [n for n in self.posterior.data_vars if n == "p" or n.startswith(CLIQUE_PREFIX)]
+        encoding = {"/posterior": {n: {"zlib": True, "complevel": 4} for n in big}}
         with atomic_path(path) as tmp:
             tree.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
         return path

@@ -31,7 +31,7 @@ TOP_KEYS = (
 ATTRIBUTE_KEYS = ("levels", "ordered", "role", "coarse")
 MARGINAL_KEYS = ("file",)
 MICRODATA_KEYS = ("file", "weight")
-MODEL_KEYS = ("kind", "interactions")
+MODEL_KEYS = ("kind", "interactions", "classes")
 INFERENCE_KEYS = ("method", "draws", "chains", "seed")
 LLM_FILTER_KEYS = ("scorer", "model", "mode", "cache", "template", "weights", "order")
 ROLES = ("geography",)
@@ -136,10 +136,15 @@ class Microdata:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ModelOptions:
-    """Which model to build: ``kind`` and the highest interaction order."""
+    """Which model to build: ``kind``, the highest interaction order, and latent classes.
+
+    ``classes`` is the number of latent classes of the ``decomposable`` kind (0: none;
+    None: the kind's default).
+    """
 
     kind: str = "loglinear"
     interactions: int = DEFAULT_INTERACTIONS
+    classes: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -496,7 +501,10 @@ def _from_mapping(raw: dict[str, Any], *, base_dir: pathlib.Path, name: str, tex
         model = ModelOptions(
             kind=_scalar(block.get("kind", "loglinear"), "model.kind", name),
             interactions=_integer(block.get("interactions", str(DEFAULT_INTERACTIONS)), "model.interactions", name),
+            classes=None if _absent(block.get("classes")) else _integer(block["classes"], "model.classes", name),
         )
+        if model.classes is not None and (model.classes < 0 or model.classes == 1):
+            raise SpecError(f"{name}: model.classes must be 0 (none) or at least 2, got {model.classes}")
         if known_kind and model.kind not in model_kinds():
             raise SpecError(f"{name}: model.kind '{model.kind}' is unknown (use one of {', '.join(model_kinds())})")
 
@@ -583,6 +591,6 @@ def spec_to_yaml(spec: Spec) -> str:
         doc["rules"] = [{k: list(v) for k, v in rule} for rule in spec.rules]
     if spec.llm_filter is not None:
         doc["llm_filter"] = spec.llm_filter.to_mapping()
-    doc["model"] = dataclasses.asdict(spec.model)
+    doc["model"] = {k: v for k, v in dataclasses.asdict(spec.model).items() if v is not None}
     doc["inference"] = dataclasses.asdict(spec.inference)
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=False)

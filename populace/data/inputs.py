@@ -90,7 +90,8 @@ class Inputs:
     spec: Spec
     tables: tuple[Table, ...]
     sample: Sample | None
-    support: np.ndarray
+    # The cells not ruled out; None when the inputs were loaded without the grid.
+    support: np.ndarray | None
     population: float
     texts: dict[str, str]
 
@@ -152,7 +153,7 @@ def check_grid_size(spec: Spec) -> None:
         )
 
 
-def load_inputs(spec: Spec, texts: dict[str, str] | None = None) -> Inputs:
+def load_inputs(spec: Spec, texts: dict[str, str] | None = None, *, grid: bool | None = None) -> Inputs:
     """Read every file the spec names, check it, and build the arrays the model needs.
 
     Parameters
@@ -162,6 +163,13 @@ def load_inputs(spec: Spec, texts: dict[str, str] | None = None) -> Inputs:
     texts
         Optional file texts keyed by the names in the spec (used when a posterior file
         carries its own inputs); files not given are read from disk.
+    grid
+        Build the arrays over the cell grid (the support mask and the sample's patterns).
+        Default: unless the spec's model kind works without the grid
+        (:data:`populace.models.base.GRID_FREE_KINDS`). Without it ``support`` is None,
+        the sample keeps its rows only (``row_cells``, ``row_weights``), the grid may be
+        of any size, rules are refused, and sampled persons are checked against the zero
+        cells of each exact table they fully answer.
 
     Returns
     -------
@@ -173,7 +181,16 @@ def load_inputs(spec: Spec, texts: dict[str, str] | None = None) -> Inputs:
     DataError
         When a file is missing, malformed or inconsistent with the others.
     """
-    check_grid_size(spec)
+    from populace.models.base import GRID_FREE_KINDS
+
+    grid = spec.model.kind not in GRID_FREE_KINDS if grid is None else grid
+    if grid:
+        check_grid_size(spec)
+    elif spec.rules:
+        raise SpecError(
+            f"{spec.name}: rules (structural zeros) are not supported by the model kind '{spec.model.kind}' yet; "
+            "publish the zero cells in an exact table instead"
+        )
     texts = dict(texts or {})
     sources = list(spec.marginals) + ([spec.microdata.source] if spec.microdata else [])
     for source in sources:
@@ -187,7 +204,13 @@ def load_inputs(spec: Spec, texts: dict[str, str] | None = None) -> Inputs:
         tables.append(_table(spec, source.file, frames[source.file]))
     sample = None
     if spec.microdata is not None:
-        sample = _sample(spec, spec.microdata.source.file, frames[spec.microdata.source.file], spec.microdata.weight)
+        sample = _sample(
+            spec, spec.microdata.source.file, frames[spec.microdata.source.file], spec.microdata.weight, grid=grid
+        )
+    if not grid:
+        population = _check_totals(spec, tables, sample)
+        _check_rows(spec, tables, sample)
+        return Inputs(spec=spec, tables=tuple(tables), sample=sample, support=None, population=population, texts=texts)
 
     support = np.ones(shape, dtype=bool)
     for rule in rule_mask(spec):
@@ -366,7 +389,7 @@ def _table(spec: Spec, name: str, frame: pd.DataFrame) -> Table:
     return Table(source=name, axes=axes, counts=dense, se=dense_se)
 
 
-def _sample(spec: Spec, name: str, frame: pd.DataFrame, weight: str | None) -> Sample:
+def _sample(spec: Spec, name: str, frame: pd.DataFrame, weight: str | None, *, grid: bool = True) -> Sample:
     extra = (weight,) if weight else ()
     if weight and weight not in frame.columns:
         raise DataError(f"has no weight column '{weight}' (named in the spec's microdata.weight)", file=name)
@@ -384,7 +407,7 @@ def _sample(spec: Spec, name: str, frame: pd.DataFrame, weight: str | None) -> S
     axes_of = [spec.names.index(c) for c in columns]
     row_cells = np.full((len(weights), len(spec.shape)), -1, dtype=np.int64)
     row_cells[:, axes_of] = codes
-    patterns, coarse_patterns = _patterns(row_cells, scaled, spec)
+    patterns, coarse_patterns = _patterns(row_cells, scaled, spec) if grid else ((), ())
     return Sample(
         source=name,
         patterns=patterns,
@@ -619,6 +642,31 @@ def _check_support(spec: Spec, tables: list[Table], sample: Sample | None, suppo
                 f"a sampled person ({label}) is impossible under the rules or the zero counts of the exact tables",
                 file=sample.source,
                 row=_sample_row(sample, axes, cell),
+            )
+
+
+def _check_rows(spec: Spec, tables: list[Table], sample: Sample | None) -> None:
+    """Without the grid: no sampled person may answer a cell that an exact table counts as zero."""
+    if sample is None or sample.row_cells is None:
+        return
+    cells = sample.row_cells
+    for t in tables:
+        if not t.exact:
+            continue
+        axes = list(t.axes)
+        codes = cells[:, axes]
+        answered = ((codes >= 0) & (codes < np.asarray([spec.shape[a] for a in axes]))).all(axis=1)
+        rows = np.flatnonzero(answered)
+        bad = rows[t.counts[tuple(codes[rows].T)] <= 0]
+        if len(bad):
+            row = bad[0]
+            label = ", ".join(
+                f"{spec.names[a]}={_level_name(spec.attributes[a], int(c))}" for a, c in zip(axes, codes[row])
+            )
+            raise DataError(
+                f"a sampled person ({label}) is in a cell that the exact table {t.source} counts as zero",
+                file=sample.source,
+                row=int(sample.row_numbers[row]) if sample.row_numbers is not None else None,
             )
 
 

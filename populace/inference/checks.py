@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,8 @@ class CheckReport:
 
     checks: pd.DataFrame
     cells: pd.DataFrame
+    # The decomposable kind's graph (attribute names, edges, published tables' axes), drawn by write.
+    graph: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -58,6 +61,10 @@ class CheckReport:
             with atomic_path(folder / "cells.csv") as tmp:
                 self.cells.to_csv(tmp, index=False)
             ppc_plot(self.cells, folder / "ppc.png")
+        if self.graph is not None:
+            from populace.plots import graph_plot
+
+            graph_plot(self.graph["names"], self.graph["edges"], self.graph["tables"], folder / "graph.png")
         return folder
 
     def text(self) -> str:
@@ -95,14 +102,12 @@ def check(post: Posterior, *, seed: int = 0) -> CheckReport:
     rng = np.random.default_rng(seed)
     inputs = post.inputs()
     spec = post.spec
-    p = stacked(post.posterior["p"])
-    if p.sizes["sample"] > MAX_PPC_DRAWS:
-        p = p.isel(sample=np.linspace(0, p.sizes["sample"] - 1, MAX_PPC_DRAWS).astype(int))
+    shares_of = _share_draws(post)
     rows: list[dict[str, Any]] = []
     cells: list[pd.DataFrame] = []
     lo_q, hi_q = interval_quantiles(DEFAULT_CREDIBLE_MASS)
     for table in inputs.tables:
-        shares = margin(p, [spec.names[a] for a in table.axes]).values
+        shares = shares_of([spec.names[a] for a in table.axes])
         observed = table.counts / table.total
         frame = _cells_frame(spec, table.axes, table.source)
         frame["observed"] = observed.ravel()
@@ -136,11 +141,11 @@ def check(post: Posterior, *, seed: int = 0) -> CheckReport:
             )
         cells.append(frame)
     if inputs.sample is not None:
-        cells.extend(_sample_margins(spec, p, inputs.sample, rng))
+        cells.extend(_sample_margins(spec, shares_of, inputs.sample, rng))
         patterns = [(axes, counts, "") for axes, counts in inputs.sample.patterns]
         patterns += [(axes, counts, ", coarse answers") for axes, counts in inputs.sample.coarse_patterns]
         for axes, counts, note in patterns:
-            shares = extend(margin(p, [spec.names[a] for a in axes]).values, axes, spec, offset=1)
+            shares = extend(shares_of([spec.names[a] for a in axes]), axes, spec, offset=1)
             ppp = _chi2_ppp(shares, counts, rng)
             names = ",".join(spec.names[a] for a in axes) + note
             rows.append(
@@ -152,6 +157,10 @@ def check(post: Posterior, *, seed: int = 0) -> CheckReport:
                     + (" (the model does not reproduce the sample)" if ppp < PPP_ALERT else ""),
                 }
             )
+    graph = None
+    if post.factorised:
+        graph = _graph(post, inputs)
+        rows.append({"check": "graph", "value": len(graph["edges"]), "ok": True, "message": graph["message"]})
     rows.extend(_sampler_projection(post))
     rows.extend(_plausibility_weights(post, inputs))
     for item in convergence(post):
@@ -167,8 +176,24 @@ def check(post: Posterior, *, seed: int = 0) -> CheckReport:
     )
     rows.append({"check": "inputs unchanged", "value": len(changed), "ok": True, "message": message})
     return CheckReport(
-        checks=pd.DataFrame(rows), cells=pd.concat(cells, ignore_index=True) if cells else pd.DataFrame()
+        checks=pd.DataFrame(rows), cells=pd.concat(cells, ignore_index=True) if cells else pd.DataFrame(), graph=graph
     )
+
+
+def _graph(post: Posterior, inputs: Any) -> dict[str, Any]:
+    """The fitted graph over the attributes (the latent class left out) and a one-line description."""
+    from populace.models.junction import JunctionTree
+
+    fit = post.fit_info
+    tree = JunctionTree.from_dict(fit["tree"])
+    d = len(post.spec.names)
+    edges = [(a, b) for a, b in tree.edges if a < d and b < d]
+    classes = fit.get("classes", 0)
+    message = fit.get("tree_description", "")
+    if classes:
+        message += f"; a latent class of {classes} levels joins every clique"
+    tables = [t.axes for t in inputs.tables]
+    return {"names": list(post.spec.names), "edges": edges, "tables": tables, "message": message}
 
 
 def _cells_frame(spec: Any, axes: tuple[int, ...], source: str) -> pd.DataFrame:
@@ -181,19 +206,43 @@ def _cells_frame(spec: Any, axes: tuple[int, ...], source: str) -> pd.DataFrame:
     return pd.DataFrame({"table": source, "cell": labels})
 
 
-def _sample_margins(spec: Any, p: Any, sample: Any, rng: np.random.Generator) -> list[pd.DataFrame]:
+def _share_draws(post: Posterior) -> Callable[[list[str]], np.ndarray]:
+    """``shares_of(names)``: at most :data:`MAX_PPC_DRAWS` draws of the margin of ``names``, shape (draws, *levels)."""
+    if post.factorised:
+        keep = np.linspace(0, post.n_samples - 1, min(post.n_samples, MAX_PPC_DRAWS)).astype(int)
+        return lambda names: stacked(post.joint(names)).values[keep]
+    p = stacked(post.posterior["p"])
+    if p.sizes["sample"] > MAX_PPC_DRAWS:
+        p = p.isel(sample=np.linspace(0, p.sizes["sample"] - 1, MAX_PPC_DRAWS).astype(int))
+    return lambda names: margin(p, names).values
+
+
+def _one_way_counts(spec: Any, sample: Any, a: int) -> np.ndarray:
+    """The sample's weighted counts (scaled to its effective size) of attribute ``a``'s levels."""
+    if sample.patterns:
+        return sum(
+            (c.sum(axis=tuple(i for i, x in enumerate(axes) if x != a)) for axes, c in sample.patterns if a in axes),
+            np.zeros(spec.shape[a]),
+        )
+    # loaded without the grid: from the rows (coarse answers are left out here, as in patterns)
+    codes = sample.row_cells[:, a]
+    fine = (codes >= 0) & (codes < spec.shape[a])
+    weights = np.asarray(sample.row_weights, dtype=float) * sample.n_effective / float(np.sum(sample.row_weights))
+    return np.bincount(codes[fine], weights=weights[fine], minlength=spec.shape[a]).astype(float)
+
+
+def _sample_margins(
+    spec: Any, shares_of: Callable[[list[str]], np.ndarray], sample: Any, rng: np.random.Generator
+) -> list[pd.DataFrame]:
     """One-way shares of the weighted sample against replicated samples of its effective size."""
     lo_q, hi_q = interval_quantiles(DEFAULT_CREDIBLE_MASS)
     out = []
     for a, name in enumerate(spec.names):
-        counts = sum(
-            (c.sum(axis=tuple(i for i, x in enumerate(axes) if x != a)) for axes, c in sample.patterns if a in axes),
-            np.zeros(spec.shape[a]),
-        )
+        counts = _one_way_counts(spec, sample, a)
         n = float(counts.sum())
         if n <= 0:
             continue
-        shares = margin(p, [name]).values
+        shares = shares_of([name])
         replicated = np.stack([rng.multinomial(max(int(round(n)), 1), s / s.sum()) for s in shares]) / max(round(n), 1)
         frame = _cells_frame(spec, (a,), f"microdata {sample.source} ({name}, n_eff {n:.0f})")
         frame["observed"] = counts / n

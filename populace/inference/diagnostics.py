@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from populace.models.base import CLIQUE_PREFIX
+
 # Convergence threshold of `populace check` (DESIGN.md section 2; Vehtari et al. 2021
 # recommend R-hat < 1.01 and a bulk ESS of at least 100 per chain).
 RHAT_LIMIT = 1.01
@@ -69,13 +71,15 @@ def _rhat_ess(post: Any) -> tuple[float, float]:
 
     import arviz as az
 
-    p = post.posterior["p"]
-    chains, draws = p.sizes["chain"], p.sizes["draw"]
-    flat = p.values.reshape(chains, draws, -1)
-    keep = flat.mean(axis=(0, 1)) > 0
-    arrays = {"p": flat[:, :, keep]}
+    arrays = {}
     for name, var in post.posterior.data_vars.items():
-        if name != "p":
+        if name == "p" or name.startswith(CLIQUE_PREFIX):
+            latent = post.fit_info.get("latent")
+            # a latent class's labels can swap between chains: judge the cells summed over it
+            values = var.sum(latent) if latent and latent in var.dims else var
+            flat = values.values.reshape(values.sizes["chain"], values.sizes["draw"], -1)
+            arrays[name] = flat[:, :, flat.mean(axis=(0, 1)) > 0]
+        else:
             arrays[name] = var.values
     rhat, ess = [], []
     with warnings.catch_warnings():

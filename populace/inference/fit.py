@@ -14,10 +14,18 @@ import time
 import numpy as np
 
 from populace.data.inputs import load_inputs
-from populace.errors import FitError
+from populace.errors import FitError, SpecError
 from populace.inference.diagnostics import fit_warnings
 from populace.inference.methods import METHODS
-from populace.models.base import JOINT, check_model, model_builder, posterior_variables
+from populace.models.base import (
+    CLIQUE_PREFIX,
+    GRID_FREE_KINDS,
+    JOINT,
+    check_model,
+    is_factorised,
+    model_builder,
+    posterior_variables,
+)
 from populace.posterior import Posterior
 from populace.spec import Spec
 
@@ -71,6 +79,8 @@ def fit(
     options = spec.inference
     inputs = load_inputs(spec)
     terms, filter_meta = (), None
+    if (spec.llm_filter is not None or scorer is not None) and spec.model.kind in GRID_FREE_KINDS:
+        raise SpecError(f"{spec.name}: the model kind '{spec.model.kind}' does not take the LLM filter yet")
     if spec.llm_filter is not None or scorer is not None:
         from populace.llm_filter.build import spec_terms
 
@@ -92,7 +102,10 @@ def fit(
     start = time.perf_counter()
     result = runner.run(model, draws=options.draws, chains=options.chains, seed=options.seed, progress=progress)
     elapsed = time.perf_counter() - start
-    if JOINT not in result.samples or not np.isfinite(result.samples[JOINT]).all():
+    joint_sites = (
+        [JOINT] if not is_factorised(model.recorded) else [s for s in model.recorded if s.startswith(CLIQUE_PREFIX)]
+    )
+    if any(s not in result.samples or not np.isfinite(result.samples[s]).all() for s in joint_sites):
         raise FitError(f"{runner.name} produced non-finite draws of the joint; try another seed or method")
     meta = {
         "kind": spec.model.kind,

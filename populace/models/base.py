@@ -52,7 +52,13 @@ JOINT = "p"
 # Entry-point group through which an installed package can add model kinds.
 ENTRY_POINT_GROUP = "populace.models"
 # Kinds that ship with populace: name -> "module:builder", imported only when used.
-BUILTIN_KINDS = {"loglinear": "populace.models.loglinear:build"}
+BUILTIN_KINDS = {"loglinear": "populace.models.loglinear:build", "decomposable": "populace.models.decomposable:build"}
+# Kinds whose joint lives on the cliques of a junction tree, never on the cell grid: their
+# inputs are loaded without grid arrays (:func:`populace.data.load_inputs`), and they
+# record one site per clique instead of ``p`` (:func:`is_factorised`).
+GRID_FREE_KINDS = frozenset({"decomposable"})
+# Prefix of a factorised model's clique sites: ``p_0``, ``p_1``, ...
+CLIQUE_PREFIX = "p_"
 
 
 @runtime_checkable
@@ -139,10 +145,30 @@ def model_builder(name: str) -> Callable[..., Model]:
     raise SpecError(f"model.kind '{name}' is unknown (use one of {', '.join(model_kinds())})")
 
 
+def is_factorised(recorded: Mapping[str, Any]) -> bool:
+    """True when the recorded sites are clique tables (``p_0``, ...) rather than the joint ``p``."""
+    return JOINT not in recorded and f"{CLIQUE_PREFIX}0" in recorded
+
+
 def check_model(model: Model, names: Sequence[str], shape: tuple[int, ...]) -> None:
-    """Raise ``TypeError`` unless ``model`` keeps the joint ``p`` over the spec's attributes."""
+    """Raise ``TypeError`` unless ``model`` keeps the joint ``p`` over the spec's attributes.
+
+    A factorised model (:func:`is_factorised`) keeps clique tables instead: their dims must
+    be attributes of the spec or its latent class, and its ``fit_meta()`` must hold the
+    ``tree`` that joins them.
+    """
     if not isinstance(model, Model):
         raise TypeError(f"{type(model).__name__} does not implement populace.models.Model")
+    if is_factorised(model.recorded):
+        meta = model.fit_meta()
+        tree = meta.get("tree")
+        if not isinstance(tree, dict) or "cliques" not in tree:
+            raise TypeError(f"{type(model).__name__} records clique tables but its fit_meta() has no 'tree'")
+        allowed = set(names) | {meta.get("latent")}
+        for site, dims in model.recorded.items():
+            if site.startswith(CLIQUE_PREFIX) and not set(dims) <= allowed:
+                raise TypeError(f"{type(model).__name__}: clique site '{site}' has dims {dims} outside the spec's")
+        return
     dims = model.recorded.get(JOINT)
     if dims is None or tuple(dims) != tuple(names):
         raise TypeError(f"{type(model).__name__} must record '{JOINT}' with dims {tuple(names)}, got {dims}")

@@ -152,6 +152,32 @@ def marginal(tree: JunctionTree, marginals: Sequence, attributes: Sequence[int])
     return _sum_to(table, have, want, log=False)
 
 
+def marginal_draws(tree: JunctionTree, draws: Sequence[np.ndarray], attributes: Sequence[int], *, batch: int = 256):  # noqa: ANN201
+    """:func:`marginal` of every posterior draw: ``draws[i]`` is clique ``i``'s tables, shape (draws, *clique).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (draws, *levels of ``attributes`` in sorted order); computed in batches of
+        ``batch`` draws, compiled once per set of attributes.
+
+    Examples
+    --------
+    >>> from populace.models.junction import JunctionTree
+    >>> tree = JunctionTree(shape=(2, 2, 2), cliques=((0, 1), (1, 2)), parent=(-1, 0))
+    >>> a = np.array([[[0.4, 0.1], [0.1, 0.4]]] * 3)
+    >>> marginal_draws(tree, [a, a], (0, 2)).shape
+    (3, 2, 2)
+    """
+    import jax
+
+    want = tuple(sorted(set(attributes)))
+    f = jax.jit(jax.vmap(lambda *tables: marginal(tree, tables, want)))
+    n = int(np.asarray(draws[0]).shape[0])
+    parts = [np.asarray(f(*[np.asarray(d[s : s + batch]) for d in draws])) for s in range(0, n, batch)]
+    return np.concatenate(parts, axis=0)
+
+
 def _times(a, a_have: tuple[int, ...], b, b_have: tuple[int, ...]) -> tuple:  # noqa: ANN001
     """Product of two tables over their attributes' union (sorted)."""
     have = tuple(sorted(set(a_have) | set(b_have)))

@@ -71,6 +71,26 @@ class JunctionTree:
     cliques: tuple[tuple[int, ...], ...]
     parent: tuple[int, ...]
 
+    @classmethod
+    def from_dict(cls, data: dict) -> JunctionTree:
+        """The tree a fit recorded (``shape``, ``cliques``, ``parent`` lists; :meth:`to_dict`)."""
+        return cls(
+            shape=tuple(int(s) for s in data["shape"]),
+            cliques=tuple(tuple(int(a) for a in c) for c in data["cliques"]),
+            parent=tuple(int(p) for p in data["parent"]),
+        )
+
+    def to_dict(self) -> dict[str, list]:
+        """JSON-ready ``shape``, ``cliques`` and ``parent``.
+
+        Examples
+        --------
+        >>> tree = JunctionTree(shape=(2, 3), cliques=((0, 1),), parent=(-1,))
+        >>> JunctionTree.from_dict(tree.to_dict()) == tree
+        True
+        """
+        return {"shape": list(self.shape), "cliques": [list(c) for c in self.cliques], "parent": list(self.parent)}
+
     @property
     def separators(self) -> tuple[tuple[int, ...], ...]:
         """Attributes each clique shares with its parent (empty for a root)."""
@@ -112,6 +132,33 @@ class JunctionTree:
             f"{len(self.cliques)} cliques, largest {len(self.cliques[largest])} attributes "
             f"({self.clique_cells()[largest]:,} cells): " + "; ".join(" - ".join(p) for p in parts)
         )
+
+
+def with_latent_class(tree: JunctionTree, classes: int) -> JunctionTree:
+    """The tree with a latent class attribute (the last index, ``classes`` levels) in every clique.
+
+    Given the class the attributes keep the tree's conditional independences; summed over
+    it, attributes in different cliques are associated through it (a mixture of tree
+    models). The class joins every clique, so the running intersection still holds; the
+    roots of a forest become children of the first root, joined by the class alone.
+
+    Examples
+    --------
+    >>> tree = JunctionTree(shape=(2, 3, 2), cliques=((0, 1), (2,)), parent=(-1, -1))
+    >>> mixed = with_latent_class(tree, 4)
+    >>> mixed.shape, mixed.cliques, mixed.parent, mixed.separators
+    ((2, 3, 2, 4), ((0, 1, 3), (2, 3)), (-1, 0), ((), (3,)))
+    """
+    if classes < 2:
+        raise ValueError(f"a latent class needs at least 2 classes, got {classes}")
+    c = len(tree.shape)
+    roots = [i for i, p in enumerate(tree.parent) if p < 0]
+    parent = tuple(roots[0] if (p < 0 and i != roots[0]) else p for i, p in enumerate(tree.parent))
+    return JunctionTree(
+        shape=(*tree.shape, int(classes)),
+        cliques=tuple((*clique, c) for clique in tree.cliques),
+        parent=parent,
+    )
 
 
 def mutual_information(

@@ -403,6 +403,10 @@ def build_loglinear(inputs: Inputs, plausibility: Sequence = (), weights: str = 
 
 def build(inputs: Inputs, *, filter_terms: Sequence = (), filter_weights: str = "single") -> LoglinearModel:
     """The ``loglinear`` model kind (:mod:`populace.models.base`): :func:`build_loglinear`."""
+    if inputs.spec.model.classes:
+        from populace.errors import SpecError
+
+        raise SpecError(f"{inputs.spec.name}: model.classes applies to the decomposable kind, not to loglinear")
     return build_loglinear(inputs, plausibility=filter_terms, weights=filter_weights)
 
 

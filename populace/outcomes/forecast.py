@@ -25,7 +25,7 @@ from populace.outcomes.model import OutcomeDraws, evidence_group_axes, fit_outco
 from populace.outcomes.spec import OutcomeSpec, load_evidence, load_lean_predictor, load_outcome_data
 from populace.posterior import Posterior
 from populace.spec import Spec
-from populace.summaries import DEFAULT_CREDIBLE_MASS, interval_table, margin, stacked
+from populace.summaries import DEFAULT_CREDIBLE_MASS, interval_table, stacked
 
 # Posterior draws post-stratified at once (bounds memory: draws x kept cells x levels).
 DRAW_CHUNK = 200
@@ -152,7 +152,7 @@ def outcome_model(
     data = load_outcome_data(outcome, post.spec)
     evidence, joint = load_evidence(outcome, post.spec), None
     if evidence:
-        joint = margin(post.posterior["p"], list(data.predictors)).mean(("chain", "draw")).values
+        joint = post.joint(list(data.predictors)).mean(("chain", "draw")).values
     if progress:
         print(
             f"populace: outcome model for '{outcome.outcome}' on {data.n_rows:,} rows, predictors "
@@ -259,7 +259,7 @@ def _labelled_draws(post: Posterior, model: OutcomeDraws, by: Sequence[str], *, 
     by = list(by)
     post.spec.check_by(by)
     kept = [n for n in post.spec.names if n in (*by, *model.predictors)]
-    q = margin(stacked(post.posterior["p"]), kept)
+    q = stacked(post.joint(kept))
     q = q.drop_vars([c for c in q.coords if c not in kept])
     if fix == "joint":
         q = xr.broadcast(q.mean("sample"), q)[0]

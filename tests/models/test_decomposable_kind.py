@@ -1,0 +1,134 @@
+"""The decomposable kind through ``populace fit``: tables met, margins, personas, check, saving, bad specs."""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+
+import numpy as np
+import pytest
+
+import populace as pp
+from populace.data.inputs import load_inputs
+from populace.errors import DataError, SpecError
+from populace.spec import Spec
+
+pytest.importorskip("numpyro")
+
+EXAMPLE = pathlib.Path(pp.__file__).parent / "data" / "cps1988"
+ATTRIBUTES = """attributes:
+  region:    {levels: [northeast, midwest, south, west]}
+  ethnicity: {levels: [cauc, afam]}
+  smsa:      {levels: ["no", "yes"]}
+  parttime:  {levels: ["no", "yes"]}
+  education: {levels: [lt12, "12", "13-15", 16plus], ordered: true}
+  wage:      {levels: [q1, q2, q3, q4], ordered: true}
+"""
+INPUTS = """marginals:
+  - file: region_ethnicity.csv
+  - file: region_smsa.csv
+  - file: wage.csv
+microdata:
+  file: sample.csv
+  weight: weight
+"""
+
+
+def _folder(tmp: pathlib.Path, model: str = "model: {kind: decomposable, classes: 2}\n") -> pathlib.Path:
+    for name in ("region_ethnicity.csv", "region_smsa.csv", "wage.csv", "sample.csv"):
+        shutil.copy(EXAMPLE / name, tmp / name)
+    (tmp / "spec.yaml").write_text(ATTRIBUTES + INPUTS + model)
+    return tmp / "spec.yaml"
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory: pytest.TempPathFactory) -> tuple[pp.Posterior, pathlib.Path]:
+    spec_path = _folder(tmp_path_factory.mktemp("decomposable"))
+    post = pp.fit(pp.Spec.from_yaml(spec_path), draws=30, chains=1, seed=3, progress=False)
+    return post, spec_path.parent
+
+
+def test_every_draw_meets_every_exact_table(fitted: tuple[pp.Posterior, pathlib.Path]) -> None:
+    post, _ = fitted
+    assert post.factorised and "p" not in post.posterior
+    inputs = post.inputs()
+    assert inputs.support is None  # loaded without the grid
+    for table in inputs.tables:
+        shares = post.joint([post.spec.names[a] for a in table.axes]).values.reshape(post.n_samples, -1)
+        np.testing.assert_allclose(shares, np.broadcast_to((table.counts / table.total).ravel(), shares.shape), atol=1e-6)
+
+
+def test_margins_are_consistent_and_survive_saving(fitted: tuple[pp.Posterior, pathlib.Path], tmp_path) -> None:
+    post, _ = fitted
+    three = post.joint(["wage", "education", "region"])
+    assert three.dims == ("chain", "draw", "wage", "education", "region")
+    np.testing.assert_allclose(three.sum(("education", "region")).values, post.joint(["wage"]).values, atol=1e-9)
+    np.testing.assert_allclose(three.sum(axis=(2, 3, 4)).values, 1.0, atol=1e-9)
+    again = pp.load(post.to_netcdf(tmp_path / "post.nc"))
+    np.testing.assert_allclose(again.joint(["education", "wage"]).values, post.joint(["education", "wage"]).values)
+    assert again.fit_info["classes"] == 2
+
+
+def test_personas_follow_the_posterior(fitted: tuple[pp.Posterior, pathlib.Path]) -> None:
+    post, _ = fitted
+    people = pp.personas(post, n=30_000, seed=1)
+    assert list(people.columns) == ["persona_id", "draw", *post.spec.names]
+    expected = post.joint(["education", "wage"]).mean(("chain", "draw")).values
+    observed = people.groupby(["education", "wage"], observed=False).size().to_numpy().reshape(expected.shape)
+    assert np.abs(observed / len(people) - expected).max() < 0.01
+    again = pp.personas(post, n=500, seed=1)
+    assert again.equals(pp.personas(post, n=500, seed=1))
+
+
+def test_check_reports_the_graph_and_draws_it(fitted: tuple[pp.Posterior, pathlib.Path], tmp_path) -> None:
+    post, _ = fitted
+    report = pp.check(post)
+    rows = report.checks.set_index("check")
+    assert "graph" in rows.index and "latent class of 2 levels" in rows.loc["graph", "message"]
+    exact = report.checks[report.checks["check"].str.startswith("exact table")]
+    assert len(exact) == 3 and bool(exact["ok"].all())
+    assert any(report.cells["table"].str.startswith("microdata"))  # the sample's one-way margins, from its rows
+    folder = report.write(tmp_path / "report")
+    assert (folder / "graph.png").is_file()
+
+
+def test_a_grid_too_large_for_loglinear_loads_without_it(tmp_path) -> None:
+    levels = "{levels: [a, b, c, d]}"
+    attributes = "attributes:\n" + "".join(f"  x{i}: {levels}\n" for i in range(20))
+    (tmp_path / "x0.csv").write_text("x0,count\na,1\nb,2\nc,3\nd,4\n")
+    text = attributes + "marginals:\n  - file: x0.csv\n"
+    with pytest.raises(SpecError, match="cells"):
+        load_inputs(Spec.from_text(text, base_dir=tmp_path))
+    inputs = load_inputs(Spec.from_text(text + "model: {kind: decomposable}\n", base_dir=tmp_path))
+    assert inputs.support is None and inputs.population == 10
+
+
+@pytest.mark.parametrize("classes", ["1", "-2", "two"])
+def test_bad_class_counts_are_refused(tmp_path, classes: str) -> None:
+    spec_path = _folder(tmp_path, f"model: {{kind: decomposable, classes: {classes}}}\n")
+    with pytest.raises(SpecError, match="model.classes"):
+        pp.Spec.from_yaml(spec_path)
+
+
+def test_classes_belong_to_the_decomposable_kind(tmp_path) -> None:
+    spec_path = _folder(tmp_path, "model: {kind: loglinear, classes: 3}\n")
+    with pytest.raises(SpecError, match="decomposable"):
+        pp.fit(pp.Spec.from_yaml(spec_path), draws=5, chains=1, progress=False)
+
+
+def test_rules_are_refused_without_the_grid(tmp_path) -> None:
+    spec_path = _folder(tmp_path, "model: {kind: decomposable}\nrules:\n  - {region: west, smsa: 'no'}\n")
+    with pytest.raises(SpecError, match="rules"):
+        load_inputs(pp.Spec.from_yaml(spec_path))
+
+
+def test_a_sampled_person_in_a_zero_cell_names_the_row(tmp_path) -> None:
+    spec_path = _folder(tmp_path, "model: {kind: decomposable}\n")
+    rows = dict(line.rsplit(",", 1) for line in (tmp_path / "region_smsa.csv").read_text().splitlines()[1:])
+    # every western man in an SMSA: the table's totals still agree with the region table
+    rows["west,yes"] = str(int(rows["west,yes"]) + int(rows.pop("west,no")))
+    rows["west,no"] = "0"
+    (tmp_path / "region_smsa.csv").write_text("region,smsa,count\n" + "".join(f"{k},{v}\n" for k, v in rows.items()))
+    with pytest.raises(DataError, match="region_smsa.csv counts as zero") as info:
+        load_inputs(pp.Spec.from_yaml(spec_path))
+    assert info.value.file == "sample.csv" and info.value.row is not None
