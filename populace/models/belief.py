@@ -158,8 +158,9 @@ def marginal_draws(tree: JunctionTree, draws: Sequence[np.ndarray], attributes: 
     Returns
     -------
     numpy.ndarray
-        Shape (draws, *levels of ``attributes`` in sorted order); computed in batches of
-        ``batch`` draws, compiled once per set of attributes.
+        Shape (draws, *levels of ``attributes`` in sorted order). Up to ``batch`` draws
+        one by one in NumPy; more in compiled batches of ``batch`` (JAX, compiled once
+        per set of attributes).
 
     Examples
     --------
@@ -169,11 +170,13 @@ def marginal_draws(tree: JunctionTree, draws: Sequence[np.ndarray], attributes: 
     >>> marginal_draws(tree, [a, a], (0, 2)).shape
     (3, 2, 2)
     """
+    want = tuple(sorted(set(attributes)))
+    n = int(np.asarray(draws[0]).shape[0])
+    if n <= batch:  # a few draws: NumPy, draw by draw, is quicker than compiling
+        return np.stack([np.asarray(marginal(tree, [np.asarray(d[i]) for d in draws], want)) for i in range(n)])
     import jax
 
-    want = tuple(sorted(set(attributes)))
     f = jax.jit(jax.vmap(lambda *tables: marginal(tree, tables, want)))
-    n = int(np.asarray(draws[0]).shape[0])
     parts = [np.asarray(f(*[np.asarray(d[s : s + batch]) for d in draws])) for s in range(0, n, batch)]
     return np.concatenate(parts, axis=0)
 

@@ -45,10 +45,11 @@ CLASS = "class"
 # level): HalfNormal(1) lets classes differ by a few times in an attribute's shares and
 # allows them to be alike (the tree).
 CLASS_SCALE = 1.0
-# Latent classes of the kind when the spec does not say and there is a sample. On adult
-# (13 attributes, 5% sample) the posterior mode with 4 classes had mean 3-way TVD 0.040
-# against 0.136 for the tree alone (benchmarks/many_attributes.py).
-DEFAULT_CLASSES = 4
+# Latent classes of the kind when the spec does not say. On adult (13 attributes, 5%
+# sample) the posterior mode with 4 classes had mean 3-way TVD 0.040 against 0.075 for the
+# tree's posterior mean (benchmarks/many_attributes.py), but NUTS and ADVI on the class
+# model took over an hour there, so classes are asked for (``model.classes``), not given.
+DEFAULT_CLASSES = 0
 
 
 def clique_terms(
@@ -144,22 +145,31 @@ class DecomposableModel:
         tau_class = numpyro.sample("tau_class", dist.HalfNormal(CLASS_SCALE)) if has_class else 1.0
         n_local = sum(len(t) > 1 for t in flat)
         lam = numpyro.sample("lam", dist.HalfNormal(1.0).expand([n_local]).to_event(1)) if n_local else None
-        z = numpyro.sample("z", dist.Normal(0.0, 1.0).expand([self.n_effects]).to_event(1)) if flat else None
-        log_weights, start, j = [], 0, 0
+        scales, j = [], 0
+        for axes in flat:
+            if len(axes) == 1:
+                scales.append(sigma_main)
+            elif self.latent in axes:
+                scales.append(tau_class * lam[j])
+                j += 1
+            else:
+                scales.append((tau_2 if len(axes) == 2 else INTERACTION_SCALE / (len(axes) - 1)) * lam[j])
+                j += 1
+        sizes = [int(np.prod([self.shape[a] - 1 for a in t])) for t in flat]
+        scale = (
+            jnp.concatenate([jnp.broadcast_to(jnp.asarray(x, dtype=float), (n,)) for x, n in zip(scales, sizes)])
+            if flat
+            else None
+        )
+        if flat:
+            b = scale * numpyro.sample("z", dist.Normal(0.0, 1.0).expand([self.n_effects]).to_event(1))
+        log_weights, start = [], 0
         for clique, terms in zip(self.tree.cliques, self.terms):
             lw = jnp.zeros([self.shape[a] for a in clique])
             for axes in terms:
                 basis = term_basis(tuple(self.shape[a] for a in axes), tuple(self.ordered[a] for a in axes))
                 n = basis.shape[0]
-                if len(axes) == 1:
-                    scale = sigma_main
-                elif self.latent in axes:
-                    scale = tau_class * lam[j]
-                    j += 1
-                else:
-                    scale = (tau_2 if len(axes) == 2 else INTERACTION_SCALE / (len(axes) - 1)) * lam[j]
-                    j += 1
-                effect = jnp.tensordot(scale * z[start : start + n], jnp.asarray(basis), axes=1)
+                effect = jnp.tensordot(b[start : start + n], jnp.asarray(basis), axes=1)
                 start += n
                 lw = lw + effect.reshape([self.shape[a] if a in axes else 1 for a in clique])
             log_weights.append(lw)
@@ -250,14 +260,14 @@ def build(inputs: Inputs, *, filter_terms: Sequence = (), filter_weights: str = 
     within :data:`populace.models.junction.MAX_CLIQUE_CELLS`
     (:func:`populace.models.junction.choose_graph`). The sample enters row by row
     (missing and coarse answers summed out), weighted to its effective size. Latent
-    classes: the spec's ``model.classes``, else :data:`DEFAULT_CLASSES` with a sample and
-    none without (tables alone say nothing about what a class would add).
+    classes: the spec's ``model.classes``, else :data:`DEFAULT_CLASSES`; they need a sample
+    (tables alone say nothing about what a class would add).
 
     Raises
     ------
     SpecError
-        For what the kind does not support yet: the LLM filter, tables with standard
-        errors.
+        For what the kind does not support yet (the LLM filter, tables with standard
+        errors), and for latent classes without a sample.
     """
     from populace.data.inputs import _kish_scaled, coarse_map
     from populace.errors import SpecError
@@ -283,9 +293,9 @@ def build(inputs: Inputs, *, filter_terms: Sequence = (), filter_weights: str = 
         maps = [coarse_map(a) if a.coarse else None for a in spec.attributes]
         evidence, weights = row_evidence(sample.row_cells, scaled, shape, maps)
     tree = choose_graph(shape, tables=[axes for axes, _ in tables], codes=codes, weights=scaled, names=spec.names)
-    classes = spec.model.classes
-    if classes is None:
-        classes = DEFAULT_CLASSES if evidence else 0
+    classes = DEFAULT_CLASSES if spec.model.classes is None else spec.model.classes
+    if classes and not evidence:
+        raise SpecError(f"{spec.name}: model.classes needs microdata: tables alone say nothing about latent classes")
     return build_decomposable(
         spec.names,
         shape,

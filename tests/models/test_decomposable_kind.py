@@ -132,3 +132,11 @@ def test_a_sampled_person_in_a_zero_cell_names_the_row(tmp_path) -> None:
     with pytest.raises(DataError, match="region_smsa.csv counts as zero") as info:
         load_inputs(pp.Spec.from_yaml(spec_path))
     assert info.value.file == "sample.csv" and info.value.row is not None
+
+
+def test_latent_classes_need_a_sample(tmp_path) -> None:
+    spec_path = _folder(tmp_path)
+    text = spec_path.read_text().replace("microdata:\n  file: sample.csv\n  weight: weight\n", "")
+    spec_path.write_text(text)
+    with pytest.raises(SpecError, match="needs microdata"):
+        pp.fit(pp.Spec.from_yaml(spec_path), draws=5, chains=1, progress=False)
