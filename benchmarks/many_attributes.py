@@ -164,7 +164,7 @@ def run_case(fraction: float, draws: int, chains: int, classes: int) -> dict[str
 
     from populace.inference.backend import setup_jax
 
-    setup_jax(1)
+    setup_jax(chains)  # one host device per chain, as populace fit gives them
     import pgm_baseline
 
     import populace as pp

@@ -98,9 +98,12 @@ def _tree_codes(post: Posterior, draws: np.ndarray, rng: np.random.Generator) ->
     sites = [post.posterior[f"p_{i}"] for i in range(len(tree.cliques))]
     sites = [s.values.reshape(post.n_samples, *s.shape[2:]) for s in sites]
     codes = np.zeros((len(draws), len(tree.shape)), dtype=np.int64)
-    for d in np.unique(draws):
-        idx = np.flatnonzero(draws == d)
-        codes[idx] = sample(tree, [s[d] for s in sites], len(idx), rng)
+    order = np.argsort(draws, kind="stable")
+    bounds = np.searchsorted(draws[order], np.arange(post.n_samples + 1))
+    for d in range(post.n_samples):
+        idx = order[bounds[d] : bounds[d + 1]]
+        if len(idx):
+            codes[idx] = sample(tree, [s[d] for s in sites], len(idx), rng)
     return tuple(codes[:, a] for a in range(len(post.spec.shape)))
 
 

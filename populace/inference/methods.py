@@ -93,6 +93,12 @@ def _grouped(samples: dict[str, Any], chains: int, draws: int) -> dict[str, np.n
     return {k: np.asarray(v).reshape((chains, draws) + np.shape(v)[1:]) for k, v in samples.items()}
 
 
+def model_cells(model: Any) -> int:
+    """Cells a model's arrays span: its ``cells`` when it says (a factorised kind), else its grid's."""
+    cells = getattr(model, "cells", None)
+    return int(cells) if cells is not None else int(np.prod(model.shape))
+
+
 def chain_method(devices: int, chains: int, cells: int) -> str:
     """How NumPyro runs the chains: ``parallel`` (one per host device) or ``vectorized`` (all on one).
 
@@ -141,7 +147,7 @@ class NUTS:
             num_warmup=draws,
             num_samples=draws,
             num_chains=chains,
-            chain_method=chain_method(devices, chains, int(np.prod(model.shape))),
+            chain_method=chain_method(devices, chains, model_cells(model)),
             progress_bar=progress,
         )
         init = None
@@ -233,7 +239,7 @@ class Pathfinder:
         def logdensity(x):  # noqa: ANN001, ANN202 - jax arrays
             return -info.potential_fn(unravel(x))
 
-        batch = elbo_batch_size(int(np.prod(model.shape)))
+        batch = elbo_batch_size(model_cells(model))
         state, _ = approximate(key_fit, logdensity, flat0, maxiter=self.maxiter, batch_size=batch)
         total = draws * chains
         flat, _ = blackjax.vi.pathfinder.sample(key_draw, state, total)

@@ -119,6 +119,11 @@ class DecomposableModel:
         }
 
     @property
+    def cells(self) -> int:
+        """Cells of all clique tables: what the model's arrays span (the grid's size does not matter)."""
+        return int(sum(self.tree.clique_cells()))
+
+    @property
     def n_effects(self) -> int:
         """Standard-normal coordinates of every term."""
         return sum(int(np.prod([self.shape[a] - 1 for a in t])) for terms in self.terms for t in terms)
