@@ -92,11 +92,8 @@ def _grid_codes(post: Posterior, draws: np.ndarray, rng: np.random.Generator) ->
 def _tree_codes(post: Posterior, draws: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
     """Each persona drawn down the junction tree of its posterior draw (the latent class, then the cliques)."""
     from populace.models.belief import sample
-    from populace.models.junction import JunctionTree
 
-    tree = JunctionTree.from_dict(post.fit_info["tree"])
-    sites = [post.posterior[f"p_{i}"] for i in range(len(tree.cliques))]
-    sites = [s.values.reshape(post.n_samples, *s.shape[2:]) for s in sites]
+    tree, sites = post.clique_draws()
     codes = np.zeros((len(draws), len(tree.shape)), dtype=np.int64)
     order = np.argsort(draws, kind="stable")
     bounds = np.searchsorted(draws[order], np.arange(post.n_samples + 1))

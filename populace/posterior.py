@@ -221,14 +221,25 @@ class Posterior:
         """True when the draws are clique tables of a junction tree (the ``decomposable`` kind), not ``p``."""
         return "p" not in self.posterior
 
+    def clique_draws(self) -> tuple[Any, list[np.ndarray]]:
+        """A factorised posterior's junction tree and each clique's tables, shape (chains x draws, *clique).
+
+        Returns
+        -------
+        (populace.models.junction.JunctionTree, list of numpy.ndarray)
+        """
+        from populace.models.junction import JunctionTree
+
+        tree = JunctionTree.from_dict(self.fit_info["tree"])
+        sites = [self.posterior[f"{CLIQUE_PREFIX}{i}"] for i in range(len(tree.cliques))]
+        return tree, [s.values.reshape(self.n_samples, *s.shape[2:]) for s in sites]
+
     def _tree_margin(self, by: list[str]) -> xr.DataArray:
         """Draws of a margin from the clique tables, by belief propagation over the saved tree."""
         from populace.data.inputs import MAX_GRID_CELLS
         from populace.models.belief import marginal_draws
-        from populace.models.junction import JunctionTree
 
         fit = self.fit_info
-        tree = JunctionTree.from_dict(fit["tree"])
         cells = int(np.prod([self.spec.shape[self.spec.names.index(b)] for b in by]))
         if cells > MAX_GRID_CELLS:
             raise DataError(
@@ -238,8 +249,7 @@ class Posterior:
         names = [*self.spec.names, *([fit["latent"]] if fit.get("latent") else [])]
         axes = [names.index(b) for b in by]
         chains, draws = self.posterior.sizes["chain"], self.posterior.sizes["draw"]
-        sites = [self.posterior[f"{CLIQUE_PREFIX}{i}"] for i in range(len(tree.cliques))]
-        flat = [s.values.reshape(chains * draws, *s.shape[2:]) for s in sites]
+        tree, flat = self.clique_draws()
         values = marginal_draws(tree, flat, axes)
         ordered = sorted(axes)
         values = np.transpose(values, [0, *[1 + ordered.index(a) for a in axes]])

@@ -82,6 +82,13 @@ class Sample:
     row_cells: np.ndarray | None = None
     row_weights: np.ndarray | None = None
 
+    @property
+    def scaled_weights(self) -> np.ndarray | None:
+        """Each kept row's weight rescaled so that they add up to the effective sample size (as in ``patterns``)."""
+        if self.row_weights is None:
+            return None
+        return _kish_scaled(np.asarray(self.row_weights, dtype=float))[1]
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Inputs:

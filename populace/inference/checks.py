@@ -227,8 +227,7 @@ def _one_way_counts(spec: Any, sample: Any, a: int) -> np.ndarray:
     # loaded without the grid: from the rows (coarse answers are left out here, as in patterns)
     codes = sample.row_cells[:, a]
     fine = (codes >= 0) & (codes < spec.shape[a])
-    weights = np.asarray(sample.row_weights, dtype=float) * sample.n_effective / float(np.sum(sample.row_weights))
-    return np.bincount(codes[fine], weights=weights[fine], minlength=spec.shape[a]).astype(float)
+    return np.bincount(codes[fine], weights=sample.scaled_weights[fine], minlength=spec.shape[a]).astype(float)
 
 
 def _sample_margins(

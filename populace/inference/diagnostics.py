@@ -72,9 +72,9 @@ def _rhat_ess(post: Any) -> tuple[float, float]:
     import arviz as az
 
     arrays = {}
+    latent = post.fit_info.get("latent") if post.factorised else None
     for name, var in post.posterior.data_vars.items():
         if name == "p" or name.startswith(CLIQUE_PREFIX):
-            latent = post.fit_info.get("latent") if name != "p" else None
             # a latent class's labels can swap between chains: judge the cells summed over it
             values = var.sum(latent) if latent and latent in var.dims else var
             flat = values.values.reshape(values.sizes["chain"], values.sizes["draw"], -1)

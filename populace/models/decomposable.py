@@ -92,11 +92,6 @@ class DecomposableModel:
     latent: int | None = None
 
     @property
-    def attribute_axes(self) -> tuple[int, ...]:
-        """Axes of the observed attributes (every axis but the latent class)."""
-        return tuple(a for a in range(len(self.shape)) if a != self.latent)
-
-    @property
     def recorded(self) -> dict[str, tuple[str, ...]]:
         """One site per clique, ``p_<i>``, over the clique's attribute names."""
         sites = {f"p_{i}": tuple(self.names[a] for a in c) for i, c in enumerate(self.tree.cliques)}
@@ -160,13 +155,9 @@ class DecomposableModel:
             else:
                 scales.append((tau_2 if len(axes) == 2 else INTERACTION_SCALE / (len(axes) - 1)) * lam[j])
                 j += 1
-        sizes = [int(np.prod([self.shape[a] - 1 for a in t])) for t in flat]
-        scale = (
-            jnp.concatenate([jnp.broadcast_to(jnp.asarray(x, dtype=float), (n,)) for x, n in zip(scales, sizes)])
-            if flat
-            else None
-        )
         if flat:
+            sizes = [int(np.prod([self.shape[a] - 1 for a in t])) for t in flat]
+            scale = jnp.concatenate([jnp.full((n,), x) for x, n in zip(scales, sizes)])
             b = scale * numpyro.sample("z", dist.Normal(0.0, 1.0).expand([self.n_effects]).to_event(1))
         log_weights, start = [], 0
         for clique, terms in zip(self.tree.cliques, self.terms):
@@ -274,7 +265,7 @@ def build(inputs: Inputs, *, filter_terms: Sequence = (), filter_weights: str = 
         For what the kind does not support yet (the LLM filter, tables with standard
         errors), and for latent classes without a sample.
     """
-    from populace.data.inputs import _kish_scaled, coarse_map
+    from populace.data.inputs import coarse_map
     from populace.errors import SpecError
     from populace.models.belief import row_evidence
     from populace.models.junction import choose_graph
@@ -293,7 +284,7 @@ def build(inputs: Inputs, *, filter_terms: Sequence = (), filter_weights: str = 
     weights = codes = scaled = None
     sample = inputs.sample
     if sample is not None and sample.row_cells is not None and sample.row_weights is not None:
-        _, scaled = _kish_scaled(np.asarray(sample.row_weights, dtype=float))
+        scaled = sample.scaled_weights
         codes = np.where(sample.row_cells < np.asarray(shape), sample.row_cells, -1)  # coarse answers: missing here
         maps = [coarse_map(a) if a.coarse else None for a in spec.attributes]
         evidence, weights = row_evidence(sample.row_cells, scaled, shape, maps)
