@@ -56,6 +56,16 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(example_dir, edit, e
     assert not list(example_dir.glob(".post.nc.*"))
 
 
+def test_a_grid_too_large_names_its_cells_and_the_kind_to_use(tmp_path) -> None:
+    names = [f"a{i}" for i in range(18)]
+    attributes = "".join(f"  {n}: {{levels: [w, x, y, z]}}\n" for n in names)
+    (tmp_path / "a0.csv").write_text("a0,count\nw,1\nx,1\ny,1\nz,1\n")
+    (tmp_path / "spec.yaml").write_text(f"attributes:\n{attributes}marginals: [{{file: a0.csv}}]\n")
+    line = _one_line_error(run("fit", "spec.yaml", "--out", "post.nc", "--quiet", cwd=tmp_path))
+    assert "68,719,476,736 cells" in line and "kind: decomposable" in line
+    assert not (tmp_path / "post.nc").exists()
+
+
 def test_missing_spec_and_unknown_posterior_are_bad_input(tmp_path) -> None:
     assert "nope.yaml" in _one_line_error(run("fit", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "p.nc")))
     (tmp_path / "junk.nc").write_text("not a posterior")
