@@ -156,7 +156,8 @@ def check_grid_size(spec: Spec) -> None:
         raise SpecError(
             f"{spec.name}: the cell grid has {cells:,} cells ({len(spec.shape)} attributes; {levels} levels), "
             f"more than the {MAX_GRID_CELLS:,} the cell-grid model '{spec.model.kind}' can hold: use "
-            "model: {kind: decomposable}, which scales with attributes, not cells (or fewer attributes or coarser levels)"
+            "model: {kind: decomposable}, which scales with attributes, not cells "
+            "(or fewer attributes or coarser levels)"
         )
 
 

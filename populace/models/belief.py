@@ -237,7 +237,8 @@ def log_evidence(tree: JunctionTree, marginals: Sequence, evidence: Sequence):  
     The joint is ``prod_C p(C) / prod_S p(S)``; each factor ``p(C) / p(S)`` times the
     evidence of the attributes it is first to hold is summed from the leaves up, one
     message over the separator per row, so a row costs the cells of its cliques, never
-    the grid.
+    the grid. Rows answered in full are read off the tables instead (one entry per
+    clique), when at most one attribute (the latent class) is in every clique.
 
     Examples
     --------
@@ -248,6 +249,67 @@ def log_evidence(tree: JunctionTree, marginals: Sequence, evidence: Sequence):  
     >>> np.exp(np.asarray(log_evidence(tree, p, ev))).round(2).tolist()  # p(0, 1), p(b = 1)
     [0.1, 0.4]
     """
+    if all(isinstance(e, np.ndarray) for e in evidence):
+        split = _split_rows(tree, evidence)
+        if split is not None:
+            return _split_log_evidence(tree, marginals, evidence, *split)
+    return _propagated_log_evidence(tree, marginals, evidence)
+
+
+def _split_rows(tree: JunctionTree, evidence: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, int | None] | None:
+    """Rows answered in full (every attribute one level, but one held by every clique) and the shared attribute.
+
+    ``None`` when no row is, or more than one attribute is in every clique (the
+    propagated path then takes every row).
+    """
+    shared = set.intersection(*(set(c) for c in tree.cliques))
+    if len(shared) > 1:
+        return None
+    common = next(iter(shared)) if shared else None
+    answered = [a for a in range(len(evidence)) if a != common]
+    full = np.ones(evidence[0].shape[0], dtype=bool)
+    for a in answered:
+        e = evidence[a]
+        full &= ((e == 0) | (e == 1)).all(axis=1) & (e.sum(axis=1) == 1)
+    if not full.any():
+        return None
+    return np.flatnonzero(full), np.flatnonzero(~full), common
+
+
+def _split_log_evidence(tree, marginals, evidence, full, rest, common):  # noqa: ANN001, ANN202 - jax arrays
+    """:func:`log_evidence` with the rows answered in full read off the tables, the rest propagated.
+
+    A row answered in full (but for ``common``, an attribute every clique holds: the latent
+    class) has ``p(x) = sum_k e(k) p(x_root, k) prod_C p(x_C, k | x_S, k)``: one gathered
+    entry per clique and level of ``common``, where propagation would touch every cell of
+    every clique.
+    """
+    import jax.numpy as jnp
+
+    codes = np.stack(
+        [evidence[a][full].argmax(axis=1) if a != common else np.zeros(full.size, int) for a in range(len(evidence))],
+        axis=1,
+    )
+    product = jnp.asarray(evidence[common][full]) if common is not None else jnp.ones((full.size, 1))
+    for i, have in enumerate(tree.cliques):
+        table = jnp.asarray(marginals[i])
+        if tree.parent[i] >= 0:
+            table = _conditional(table, have, tree.separators[i])
+        if common is not None:
+            table = jnp.moveaxis(table, have.index(common), -1)
+        index = tuple(jnp.asarray(codes[:, a]) for a in have if a != common)
+        picked = table[index] if index else jnp.broadcast_to(table, (full.size, *table.shape))
+        product = product * picked.reshape(full.size, -1)
+    fast = jnp.log(jnp.sum(product, axis=1))
+    if rest.size == 0:
+        return fast
+    slow = _propagated_log_evidence(tree, marginals, [e[rest] for e in evidence])
+    rows = evidence[0].shape[0]
+    return jnp.zeros(rows).at[jnp.asarray(full)].set(fast).at[jnp.asarray(rest)].set(slow)
+
+
+def _propagated_log_evidence(tree: JunctionTree, marginals: Sequence, evidence: Sequence):  # noqa: ANN201 - jax arrays
+    """:func:`log_evidence` by passing one message per row up the tree (any evidence)."""
     import jax.numpy as jnp
 
     cliques, parent, separators = tree.cliques, tree.parent, tree.separators

@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -128,8 +128,12 @@ class DecomposableModel:
         n_terms = sum(len(t) for t in self.terms)
         return f"{self.tree.describe(self.names)}; {n_terms} free terms"
 
-    def model(self) -> None:
-        """The NumPyro model: effects, clique tables meeting the tables, the sample's likelihood."""
+    def model(self, weights: Any = None) -> None:
+        """The NumPyro model: effects, clique tables meeting the tables, the sample's likelihood.
+
+        ``weights`` replaces the sample's row weights (a JAX array is traced, so one
+        compiled density serves many reweightings: :mod:`populace.inference.bootstrap`).
+        """
         import jax.numpy as jnp
         import numpyro
         import numpyro.distributions as dist
@@ -173,7 +177,8 @@ class DecomposableModel:
         for i, table in enumerate(tables):
             numpyro.deterministic(f"p_{i}", table)
         if self.evidence:
-            loglik = jnp.sum(jnp.asarray(self.weights) * log_evidence(self.tree, tables, self.evidence))
+            row_weights = jnp.asarray(self.weights if weights is None else weights)
+            loglik = jnp.sum(row_weights * log_evidence(self.tree, tables, self.evidence))
             numpyro.factor("microdata", loglik)
 
 

@@ -1,0 +1,138 @@
+"""The posterior bootstrap: each draw the posterior mode under random weights on the sample's rows.
+
+The weighted likelihood bootstrap (Newton and Raftery, 1994), with the prior kept as a
+penalty as in the posterior bootstrap of Fong, Lyddon and Holmes (2019): draw ``b``
+maximises ``sum_i g_bi w_i log p(x_i | theta) + log p(theta)`` with ``g_bi ~ Exp(1)``
+(Bayesian-bootstrap weights, mean one) times the sample's own row weights ``w_i``. The
+published tables are met in every draw, because the model's projection meets them for
+any parameters.
+
+Why: a latent-class model's posterior is multimodal (class labels swap) and strongly
+curved, and NUTS and ADVI took over an hour on adult's 5% sample (BENCHMARKS.md,
+many attributes). Each bootstrap draw is one L-BFGS run started at the posterior mode,
+so the draws stay in one labelling, cost a few seconds each, and are independent. Their
+spread is the sampling spread of the estimate, which stays honest when the model is
+misspecified (as a finite-class model of a real population is), where the Bayesian
+posterior is too narrow (the Laplace approximation at the same mode covered 68% of cells
+at 90%).
+
+It needs a model whose ``model`` function takes ``weights`` (one per sample row): the
+``decomposable`` kind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from populace.errors import FitError
+
+# L-BFGS iterations to the posterior mode (adult, 5% sample, 4 classes: 582).
+MODE_ITERATIONS = 3000
+# Most parameters: the Hessian is dense (one gradient-sized product per parameter).
+MAX_PARAMETERS = 5000
+# Hessian-vector products and draws' gradients evaluated together (bounds memory).
+HESSIAN_BATCH = 16
+DRAW_BATCH = 32
+# Eigenvalues of the Hessian below this fraction of the largest are raised to it (a
+# direction the data and prior leave flat would otherwise take an unbounded step).
+EIGEN_FLOOR = 1e-10
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Solution:
+    """One L-BFGS run: where it ended, its objective, iterations and whether it converged."""
+
+    x: np.ndarray
+    value: float
+    iterations: int
+    converged: bool
+
+
+def weighted_potential(model: Any, seed: int) -> tuple[np.ndarray, Any, Any]:
+    """The start point, ``unravel`` and a jitted ``(x, weights) -> (value, gradient)`` of the negative log density.
+
+    Raises
+    ------
+    FitError
+        When the model takes no row weights (it has no sample, or its kind does not support it).
+    """
+    import jax
+    from jax.flatten_util import ravel_pytree
+    from numpyro.infer.util import initialize_model, potential_energy
+
+    if getattr(model, "weights", None) is None:
+        raise FitError(
+            "method 'bootstrap' reweights the sample's rows: it needs microdata and the decomposable model kind"
+        )
+    info = initialize_model(jax.random.PRNGKey(seed), model.model)
+    flat, unravel = ravel_pytree(info.param_info.z)
+
+    def potential(x, weights):  # noqa: ANN001, ANN202 - jax arrays
+        return potential_energy(model.model, (), {"weights": weights}, unravel(x))
+
+    return np.asarray(flat, dtype=float), unravel, jax.jit(jax.value_and_grad(potential))
+
+
+def minimise(value_and_grad: Any, start: np.ndarray, weights: Any, iterations: int) -> Solution:
+    """L-BFGS (SciPy) on the weighted potential from ``start``; a non-finite point counts as very bad."""
+    import jax.numpy as jnp
+    import scipy.optimize
+
+    def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = value_and_grad(jnp.asarray(x), weights)
+        value, grad = float(value), np.asarray(grad, dtype=float)
+        if not np.isfinite(value) or not np.isfinite(grad).all():  # outside where the projection converges
+            return 1e12, np.zeros_like(grad)
+        return value, grad
+
+    result = scipy.optimize.minimize(objective, start, jac=True, method="L-BFGS-B", options={"maxiter": iterations})
+    return Solution(x=result.x, value=float(result.fun), iterations=int(result.nit), converged=bool(result.success))
+
+
+def hessian(value_and_grad: Any, x: np.ndarray, weights: Any, *, batch: int = HESSIAN_BATCH) -> np.ndarray:
+    """The symmetrised Hessian of the weighted potential at ``x``: a Hessian-vector product per parameter."""
+    import jax
+    import jax.numpy as jnp
+
+    point = jnp.asarray(x)
+
+    def gradient(y):  # noqa: ANN001, ANN202 - jax arrays
+        return value_and_grad(y, weights)[1]
+
+    def column(v):  # noqa: ANN001, ANN202 - jax arrays
+        return jax.jvp(gradient, (point,), (v,))[1]
+
+    columns = jax.jit(lambda basis: jax.lax.map(column, basis, batch_size=batch))(jnp.eye(point.size))
+    h = np.asarray(columns, dtype=float)
+    return 0.5 * (h + h.T)
+
+
+def one_step_draws(
+    value_and_grad: Any, mode: np.ndarray, inverse: np.ndarray, row_weights: np.ndarray, n: int, seed: int
+) -> np.ndarray:
+    """``n`` bootstrap draws by one Newton step from the mode: ``mode - H^-1 grad U_b(mode)``.
+
+    ``U_b`` is the potential with each distinct row's weight ``w_i`` replaced by a
+    ``Gamma(w_i, 1)`` draw: the sum of ``w_i`` Bayesian-bootstrap weights ``Exp(1)``, one
+    per person the row stands for.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng([seed, n])
+    gammas = rng.gamma(np.asarray(row_weights, dtype=float), size=(n, len(row_weights)))
+    point = jnp.asarray(mode)
+    gradients = jax.jit(lambda g: jax.lax.map(lambda w: value_and_grad(point, w)[1], g, batch_size=DRAW_BATCH))(
+        jnp.asarray(gammas)
+    )
+    return np.asarray(mode)[None, :] - np.asarray(gradients, dtype=float) @ inverse.T
+
+
+def inverse_hessian(h: np.ndarray) -> tuple[np.ndarray, float]:
+    """``H^-1`` with eigenvalues floored at ``EIGEN_FLOOR`` times the largest, and the smallest eigenvalue before."""
+    values, vectors = np.linalg.eigh(h)
+    floored = np.maximum(values, values.max() * EIGEN_FLOOR)
+    return (vectors / floored) @ vectors.T, float(values.min())
