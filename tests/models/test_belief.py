@@ -142,3 +142,35 @@ def test_a_weighted_sample_with_coarse_codes_scores_as_brute_force() -> None:
             mask = mask * allowed.reshape([-1 if b == a else 1 for b in range(len(tree.shape))])
         expected += w * np.log((p * mask).sum())
     assert got == pytest.approx(expected, rel=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("cliques", "parent"), [(((0, 1), (1, 2), (2, 3)), (-1, 0, 1)), (((0, 1), (1, 2), (1, 3)), (-1, 0, 0))]
+)
+@pytest.mark.parametrize("classes", [0, 3])
+def test_rows_read_off_the_tables_score_as_propagated(cliques, parent, classes: int) -> None:
+    """Rows answered in full take the gathered path; every row must score as by message passing."""
+    from populace.models.belief import _propagated_log_evidence, _split_rows
+    from populace.models.junction import with_latent_class
+
+    rng = np.random.default_rng(classes)
+    shape = (3, 4, 2, 3)
+    tree = JunctionTree(shape=shape, cliques=cliques, parent=parent)
+    if classes:
+        tree = with_latent_class(tree, classes)
+    _, marginals = calibrate(tree, [rng.normal(size=[tree.shape[a] for a in c]) for c in tree.cliques])
+    marginals = [np.asarray(m) for m in marginals]
+    rows = 40
+    evidence = []
+    for k in shape:
+        e = np.zeros((rows, k))
+        e[np.arange(rows), rng.integers(0, k, rows)] = 1
+        e[:4] = 1  # missing
+        e[4:7, :2] = 1  # coarse
+        evidence.append(e)
+    if classes:
+        evidence.append(np.ones((rows, classes)))
+    star_with_class = classes and parent == (-1, 0, 0)  # two attributes in every clique: propagated
+    assert (_split_rows(tree, evidence) is None) == bool(star_with_class)
+    gathered = np.asarray(log_evidence(tree, marginals, evidence))
+    np.testing.assert_allclose(gathered, np.asarray(_propagated_log_evidence(tree, marginals, evidence)), atol=1e-12)
