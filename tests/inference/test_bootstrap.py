@@ -64,6 +64,10 @@ def test_every_draw_meets_the_tables_and_the_draws_spread(bootstrapped) -> None:
         np.testing.assert_allclose(shares, np.broadcast_to(expected, shares.shape), atol=1e-5)
     pair = post.joint(["a", "b"]).values.reshape(post.n_samples, -1)
     assert pair.std(axis=0).min() > 1e-4
+    checks = pp.check(post).checks.set_index("check")
+    exact = checks[checks.index.str.startswith("exact table")]
+    assert len(exact) == 4 and exact["ok"].all()
+    assert "r_hat" not in checks.index  # draws from a bootstrap are not chains
 
 
 def test_pair_cells_are_recovered_with_calibrated_intervals(bootstrapped) -> None:
