@@ -36,9 +36,9 @@ MAX_PARAMETERS = 5000
 # Hessian-vector products and draws' gradients evaluated together (bounds memory).
 HESSIAN_BATCH = 16
 DRAW_BATCH = 32
-# Eigenvalues of the Hessian below this fraction of the largest are raised to it (a
-# direction the data and prior leave flat would otherwise take an unbounded step).
-EIGEN_FLOOR = 1e-10
+# Eigenvalues of the Hessian below this fraction of the largest (in size) are raised to
+# it (a direction the data and prior leave flat would otherwise take an unbounded step).
+EIGEN_FLOOR = 1e-8
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -132,7 +132,21 @@ def one_step_draws(
 
 
 def inverse_hessian(h: np.ndarray) -> tuple[np.ndarray, float]:
-    """``H^-1`` with eigenvalues floored at ``EIGEN_FLOOR`` times the largest, and the smallest eigenvalue before."""
+    """``|H|^-1`` and the least eigenvalue of ``H``.
+
+    Each eigenvalue is taken by its size and floored at :data:`EIGEN_FLOOR` times the
+    largest: where L-BFGS stopped just off the mode (a direction of negative curvature),
+    the step goes down that direction's slope by the curvature's size instead of up it
+    without bound (adult, 5% sample, 8 classes: one eigenvalue of -0.65 among 1,000
+    parameters, whose floored inverse sent every draw to NaN).
+
+    Examples
+    --------
+    >>> inverse, least = inverse_hessian(np.diag([4.0, -0.5]))
+    >>> np.diag(inverse).tolist(), least
+    ([0.25, 2.0], -0.5)
+    """
     values, vectors = np.linalg.eigh(h)
-    floored = np.maximum(values, values.max() * EIGEN_FLOOR)
+    size = np.abs(values)
+    floored = np.maximum(size, size.max() * EIGEN_FLOOR)
     return (vectors / floored) @ vectors.T, float(values.min())

@@ -33,7 +33,14 @@ def convergence(post: Any) -> list[dict[str, Any]]:
     info = post.fit_info
     if not info.get("mcmc", info["method"] == "nuts"):
         note = f"{info['method']} is an approximation: no R-hat or divergences to check"
-        return [_item("convergence", None, ok=True, warn=False, message=note)]
+        out = [_item("convergence", None, ok=True, warn=False, message=note)]
+        if "hessian_least_eigenvalue" in post.sample_stats:  # the bootstrap's mode
+            least = float(np.asarray(post.sample_stats["hessian_least_eigenvalue"]).min())
+            message = f"least Hessian eigenvalue at the mode {least:.3g}"
+            if least < 0:
+                message += " < 0 (warning): L-BFGS stopped off the mode; draws there are rough; try another --seed"
+            out.append(_item("mode_curvature", least, ok=True, warn=least < 0, message=message))
+        return out
     divergent = int(np.asarray(post.sample_stats["diverging"]).sum())
     message = "no divergent transitions"
     if divergent:
