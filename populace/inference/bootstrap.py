@@ -31,6 +31,8 @@ from populace.errors import FitError
 
 # L-BFGS iterations to the posterior mode (adult, 5% sample, 4 classes: 582).
 MODE_ITERATIONS = 3000
+# Restarts of L-BFGS with an empty memory after a failed line search.
+RESTARTS = 20
 # Most parameters: the Hessian is dense (one gradient-sized product per parameter).
 MAX_PARAMETERS = 5000
 # Hessian-vector products and draws' gradients evaluated together (bounds memory).
@@ -77,7 +79,14 @@ def weighted_potential(model: Any, seed: int) -> tuple[np.ndarray, Any, Any]:
 
 
 def minimise(value_and_grad: Any, start: np.ndarray, weights: Any, iterations: int) -> Solution:
-    """L-BFGS (SciPy) on the weighted potential from ``start``; a non-finite point counts as very bad."""
+    """L-BFGS (SciPy) on the weighted potential from ``start``; a non-finite point counts as very bad.
+
+    L-BFGS can stop on a failed line search far from the mode: its curvature memory asks
+    for a long step into a region where a sampled row's probability underflows (adult, 5%
+    sample, the tree: stopped after 15 iterations with a gradient norm of 948). It is then
+    restarted from where it stopped with an empty memory, up to :data:`RESTARTS` times,
+    while each run still lowers the potential.
+    """
     import jax.numpy as jnp
     import scipy.optimize
 
@@ -88,8 +97,17 @@ def minimise(value_and_grad: Any, start: np.ndarray, weights: Any, iterations: i
             return 1e12, np.zeros_like(grad)
         return value, grad
 
-    result = scipy.optimize.minimize(objective, start, jac=True, method="L-BFGS-B", options={"maxiter": iterations})
-    return Solution(x=result.x, value=float(result.fun), iterations=int(result.nit), converged=bool(result.success))
+    x, value, used = np.asarray(start, dtype=float), np.inf, 0
+    for _ in range(RESTARTS + 1):
+        result = scipy.optimize.minimize(
+            objective, x, jac=True, method="L-BFGS-B", options={"maxiter": max(iterations - used, 1)}
+        )
+        used += int(result.nit)
+        improved = float(result.fun) < value - 1e-9 * max(abs(value), 1.0) if np.isfinite(value) else True
+        x, value = result.x, min(value, float(result.fun))
+        if result.success or not improved or used >= iterations:
+            break
+    return Solution(x=x, value=value, iterations=used, converged=bool(result.success))
 
 
 def hessian(value_and_grad: Any, x: np.ndarray, weights: Any, *, batch: int = HESSIAN_BATCH) -> np.ndarray:
