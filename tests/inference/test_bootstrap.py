@@ -98,3 +98,34 @@ def test_without_rows_to_reweight_it_is_refused(tmp_path, persons: int, model: s
     spec = _spec(tmp_path, _latent_class_truth(), persons=persons, model=model)
     with pytest.raises(FitError, match="needs microdata and the decomposable model kind"):
         pp.fit(spec, draws=5, chains=1, seed=1, progress=False)
+
+
+def test_lbfgs_that_stops_short_is_restarted_to_the_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run that ends on a failed line search (as on adult's 5% tree) is resumed with an empty memory."""
+    import jax
+    import scipy.optimize
+
+    from populace.inference import bootstrap
+
+    jax.config.update("jax_enable_x64", True)
+    scale, centre = np.array([1.0, 30.0, 0.1]), np.array([1.0, -2.0, 3.0])
+
+    def value_and_grad(x, weights):  # noqa: ANN001, ANN202 - arrays
+        x = np.asarray(x, dtype=float)
+        return 0.5 * float(np.sum(scale * (x - centre) ** 2)), scale * (x - centre)
+
+    real, calls = scipy.optimize.minimize, []
+
+    def stops_short_once(fun, x0, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        calls.append(x0)
+        if len(calls) == 1:  # the first run stops after 2 iterations, unconverged
+            result = real(fun, x0, **{**kwargs, "options": {"maxiter": 2}})
+            result.success = False
+            return result
+        return real(fun, x0, **kwargs)
+
+    monkeypatch.setattr(scipy.optimize, "minimize", stops_short_once)
+    solution = bootstrap.minimise(value_and_grad, np.zeros(3), None, 3000)
+    assert len(calls) == 2 and not np.allclose(calls[1], 0.0)  # resumed from where the first run stopped
+    assert solution.converged and np.allclose(solution.x, centre, atol=1e-4)
+    assert solution.value == pytest.approx(0.0, abs=1e-8)
