@@ -16,9 +16,11 @@ import types
 import numpy as np
 import pandas as pd
 
+from populace.continuous import sample_numbers, within_bins
 from populace.errors import DataError
 from populace.io import atomic_path
 from populace.posterior import Posterior
+from populace.spec import VALUE_SUFFIX
 
 TIERS = ("tabular", "descriptive")
 
@@ -42,7 +44,10 @@ def personas(post: Posterior, n: int, *, seed: int = 0, tier: str = "tabular") -
     -------
     pandas.DataFrame
         ``persona_id``, ``draw`` (flat chain-major draw index), then one categorical
-        column per attribute with the declared levels.
+        column per attribute with the declared levels; then, for each continuous
+        attribute (``bins``), ``NAME_value``: a number within the persona's bin, drawn
+        from the sample's numbers in that bin (uniform over the bin where it has none;
+        :mod:`populace.continuous`).
 
     Examples
     --------
@@ -66,6 +71,11 @@ def personas(post: Posterior, n: int, *, seed: int = 0, tier: str = "tabular") -
     frame = pd.DataFrame({"persona_id": np.arange(n, dtype=np.int64), "draw": draws.astype(np.int64)})
     for attr, code in zip(spec.attributes, codes):
         frame[attr.name] = pd.Categorical.from_codes(code, categories=list(attr.levels), ordered=attr.ordered)
+    if any(a.continuous for a in spec.attributes):
+        numbers = sample_numbers(spec, post.input_texts)
+        for attr, code in zip(spec.attributes, codes):
+            if attr.continuous:
+                frame[f"{attr.name}{VALUE_SUFFIX}"] = within_bins(attr, code, *numbers[attr.name], rng)
     if tier == "descriptive":
         frame["description"] = describe(frame, [a.name for a in spec.attributes])
     return frame

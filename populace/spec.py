@@ -12,6 +12,7 @@ import pathlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import yaml
 
 from populace.errors import DataError, SpecError
@@ -28,13 +29,15 @@ TOP_KEYS = (
     "model",
     "inference",
 )
-ATTRIBUTE_KEYS = ("levels", "ordered", "role", "coarse")
+ATTRIBUTE_KEYS = ("levels", "ordered", "role", "coarse", "bins")
 MARGINAL_KEYS = ("file",)
 MICRODATA_KEYS = ("file", "weight")
 MODEL_KEYS = ("kind", "interactions", "classes")
 INFERENCE_KEYS = ("method", "draws", "chains", "seed")
 LLM_FILTER_KEYS = ("scorer", "model", "mode", "cache", "template", "weights", "order")
 ROLES = ("geography",)
+# A persona's column holding the value drawn within a continuous attribute's bin.
+VALUE_SUFFIX = "_value"
 TRUE_WORDS = ("true", "yes", "on", "1")
 FALSE_WORDS = ("false", "no", "off", "0")
 # What YAML writes for "nothing": BaseLoader keeps these as text, so an empty or null
@@ -70,11 +73,19 @@ class Attribute:
     sample value that is a coarse name stands for any level of its set, and the
     likelihood sums over the set.
 
+    ``bins`` makes the attribute continuous: the edges of its levels, which are its bins
+    (left-closed, ``[e_0, e_1)``, ..., the last bin closed on the right). The model works
+    on the bins; a sample may report a number, which falls into its bin; personas carry a
+    value drawn within the bin (:mod:`populace.continuous`).
+
     Examples
     --------
     >>> edu = Attribute(name="edu", levels=("hs", "some", "ba", "grad"), coarse={"college": ("ba", "grad")})
     >>> edu.coarse_names, edu.coarse_sets
     (('college',), ((2, 3),))
+    >>> age = Attribute(name="age", levels=("18-30", "30-65", "65+"), bins=(18, 30, 65, 100))
+    >>> age.continuous, age.bin_codes([18, 29.5, 30, 100, 101]).tolist()
+    (True, [0, 0, 1, 2, -1])
     """
 
     name: str
@@ -82,10 +93,21 @@ class Attribute:
     ordered: bool = False
     role: str | None = None
     coarse: Mapping[str, tuple[str, ...]] | tuple[tuple[str, tuple[str, ...]], ...] = ()
+    bins: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.levels) < 1:
             raise SpecError(f"attribute '{self.name}' has no levels")
+        object.__setattr__(self, "bins", tuple(float(e) for e in self.bins))
+        if self.bins:
+            edges = np.asarray(self.bins)
+            if not np.isfinite(edges).all() or (np.diff(edges) <= 0).any():
+                raise SpecError(f"attribute '{self.name}': bins must be finite and increasing, got {list(self.bins)}")
+            if len(edges) != len(self.levels) + 1:
+                raise SpecError(
+                    f"attribute '{self.name}': {len(edges)} bin edges make {len(edges) - 1} bins, "
+                    f"but it names {len(self.levels)} levels"
+                )
         if len(set(self.levels)) != len(self.levels):
             dup = next(v for v in self.levels if self.levels.count(v) > 1)
             raise SpecError(f"attribute '{self.name}' lists level '{dup}' twice")
@@ -106,6 +128,20 @@ class Attribute:
         names = [g for g, _ in coarse]
         if len(set(names)) != len(names):
             raise SpecError(f"attribute '{self.name}' declares a coarse name twice")
+
+    @property
+    def continuous(self) -> bool:
+        """Whether the attribute is a continuous one binned by ``bins``."""
+        return bool(self.bins)
+
+    def bin_codes(self, values: Any) -> np.ndarray:
+        """The bin of each value (-1 outside the edges): left-closed bins, the last closed on the right."""
+        edges = np.asarray(self.bins)
+        values = np.asarray(values, dtype=float)
+        codes = np.searchsorted(edges, values, side="right") - 1
+        codes[values == edges[-1]] = len(edges) - 2
+        codes[(values < edges[0]) | (values > edges[-1]) | ~np.isfinite(values)] = -1
+        return codes
 
     @property
     def coarse_names(self) -> tuple[str, ...]:
@@ -248,6 +284,12 @@ class Spec:
         for reserved in ("count", "se", "persona_id", "draw", "mean", "sd", "lower", "upper"):
             if reserved in names:
                 raise SpecError(f"{self.name}: '{reserved}' is reserved and cannot name an attribute")
+        for a in self.attributes:
+            if a.continuous and f"{a.name}{VALUE_SUFFIX}" in names:
+                raise SpecError(
+                    f"{self.name}: attribute '{a.name}{VALUE_SUFFIX}' would clash with the values personas carry "
+                    f"for the continuous attribute '{a.name}'; rename it"
+                )
         if not self.marginals and self.microdata is None:
             raise SpecError(f"{self.name}: give at least one of 'marginals' or 'microdata'")
         if self.model.interactions < 1:
@@ -412,6 +454,32 @@ def _integer(value: Any, where: str, name: str) -> int:
         raise SpecError(f"{name}: {where} must be an integer, got '{text}'") from None
 
 
+def bin_labels(edges: tuple[float, ...]) -> list[str]:
+    """Level names of bins with these edges: ``lo-hi`` each.
+
+    >>> bin_labels((0, 18, 64.5, 120))
+    ['0-18', '18-64.5', '64.5-120']
+    """
+    return [f"{lo:g}-{hi:g}" for lo, hi in zip(edges[:-1], edges[1:])]
+
+
+def _bins(value: Any, attr_name: str, name: str) -> tuple[float, ...]:
+    """An attribute's ``bins``: a list of at least two numbers, or nothing."""
+    if _absent(value):
+        return ()
+    where = f"attributes.{attr_name}.bins"
+    if not isinstance(value, list) or len(value) < 2:
+        raise SpecError(f"{name}: {where} must be a list of at least two bin edges")
+    edges = []
+    for item in value:
+        text = _scalar(item, where, name)
+        try:
+            edges.append(float(text))
+        except ValueError:
+            raise SpecError(f"{name}: {where} has '{text}', not a number") from None
+    return tuple(edges)
+
+
 def _boolean(value: Any, where: str, name: str) -> bool:
     text = _scalar(value, where, name).lower()
     if text in TRUE_WORDS:
@@ -429,9 +497,10 @@ def _from_mapping(raw: dict[str, Any], *, base_dir: pathlib.Path, name: str, tex
     for attr_name, block in _mapping(raw["attributes"], "'attributes'", name).items():
         block = _mapping(block, f"attribute '{attr_name}'", name)
         _check_keys(block, ATTRIBUTE_KEYS, f"attribute '{attr_name}'", name)
-        levels = block.get("levels")
+        bins = _bins(block.get("bins"), attr_name, name)
+        levels = block.get("levels", bin_labels(bins) if bins else None)
         if not isinstance(levels, list) or not levels:
-            raise SpecError(f"{name}: attribute '{attr_name}' needs a non-empty list 'levels'")
+            raise SpecError(f"{name}: attribute '{attr_name}' needs a non-empty list 'levels' (or 'bins')")
         for level in levels:
             if not isinstance(level, str):
                 raise SpecError(f"{name}: attribute '{attr_name}' has a level that is not a single value: {level!r}")
@@ -440,7 +509,9 @@ def _from_mapping(raw: dict[str, Any], *, base_dir: pathlib.Path, name: str, tex
             raise SpecError(
                 f"{name}: attribute '{attr_name}' has unknown role '{role}' (use one of {', '.join(ROLES)})"
             )
-        ordered = _boolean(block["ordered"], f"attributes.{attr_name}.ordered", name) if "ordered" in block else False
+        ordered = bool(bins)
+        if "ordered" in block:
+            ordered = _boolean(block["ordered"], f"attributes.{attr_name}.ordered", name)
         coarse = {}
         if not _absent(block.get("coarse")):
             for group, members in _mapping(block["coarse"], f"attributes.{attr_name}.coarse", name).items():
@@ -449,7 +520,7 @@ def _from_mapping(raw: dict[str, Any], *, base_dir: pathlib.Path, name: str, tex
                 coarse[group] = tuple(members)
         try:
             attributes.append(
-                Attribute(name=attr_name, levels=tuple(levels), ordered=ordered, role=role, coarse=coarse)
+                Attribute(name=attr_name, levels=tuple(levels), ordered=ordered, role=role, coarse=coarse, bins=bins)
             )
         except SpecError as exc:
             raise SpecError(f"{name}: {exc}") from None
@@ -580,6 +651,8 @@ def spec_to_yaml(spec: Spec) -> str:
             block["role"] = a.role
         if a.coarse:
             block["coarse"] = {g: list(m) for g, m in a.coarse}
+        if a.bins:
+            block["bins"] = list(a.bins)
         doc["attributes"][a.name] = block
     if spec.marginals:
         doc["marginals"] = [{"file": m.file} for m in spec.marginals]

@@ -127,3 +127,13 @@ def test_a_grid_too_large_for_the_cell_model_is_bad_input_naming_its_cells(tmp_p
     line = _one_line_error(run("fit", "spec.yaml", "--out", "post.nc", "--quiet", cwd=tmp_path))
     assert "3,814,697,265,625 cells" in line and "18 attributes" in line and "loglinear" in line
     assert not (tmp_path / "post.nc").exists()
+
+
+def test_tables_that_fix_every_cell_leave_nothing_to_infer(tmp_path) -> None:
+    (tmp_path / "ab.csv").write_text("a,b,count\nx,u,3\nx,v,4\ny,u,5\ny,v,6\n")
+    (tmp_path / "spec.yaml").write_text(
+        "attributes:\n  a: {levels: [x, y]}\n  b: {levels: [u, v]}\nmarginals: [{file: ab.csv}]\n"
+    )
+    line = _one_line_error(run("fit", "spec.yaml", "--out", "post.nc", "--quiet", cwd=tmp_path))
+    assert "fix every cell" in line and "a x b" in line
+    assert not (tmp_path / "post.nc").exists()

@@ -55,25 +55,34 @@ def _bins(values: pd.Series, edges: tuple[int, ...]) -> pd.Series:
     return pd.cut(values, list(edges), labels=labels).astype(str)
 
 
+def raw() -> pd.DataFrame:
+    """Both files as published, one row per person: the 15 UCI columns, numbers kept as numbers.
+
+    >>> raw()["age"].agg(["min", "max"]).tolist()
+    [17, 90]
+    """
+    both = pd.concat([_read("adult.data.gz", 0), _read("adult.test.gz", 1)], ignore_index=True)
+    return both.dropna(subset=["income"]).reset_index(drop=True)
+
+
 def persons() -> pd.DataFrame:
     """Both files, one row per person, 13 categorical columns (strings)."""
-    raw = pd.concat([_read("adult.data.gz", 0), _read("adult.test.gz", 1)], ignore_index=True)
-    raw = raw.dropna(subset=["income"])
+    raw_ = raw()
     out = pd.DataFrame(
         {
-            "age": _bins(raw["age"], AGE_EDGES),
-            "workclass": raw["workclass"],
-            "education": raw["education"],
-            "marital_status": raw["marital_status"],
-            "occupation": raw["occupation"],
-            "relationship": raw["relationship"],
-            "race": raw["race"],
-            "sex": raw["sex"],
-            "capital_gain": _bins(raw["capital_gain"], CAPITAL_EDGES),
-            "capital_loss": _bins(raw["capital_loss"], CAPITAL_EDGES),
-            "hours_per_week": _bins(raw["hours_per_week"], HOURS_EDGES),
-            "native_country": np.where(raw["native_country"] == "United-States", "United-States", "other"),
-            "income": raw["income"].str.rstrip("."),
+            "age": _bins(raw_["age"], AGE_EDGES),
+            "workclass": raw_["workclass"],
+            "education": raw_["education"],
+            "marital_status": raw_["marital_status"],
+            "occupation": raw_["occupation"],
+            "relationship": raw_["relationship"],
+            "race": raw_["race"],
+            "sex": raw_["sex"],
+            "capital_gain": _bins(raw_["capital_gain"], CAPITAL_EDGES),
+            "capital_loss": _bins(raw_["capital_loss"], CAPITAL_EDGES),
+            "hours_per_week": _bins(raw_["hours_per_week"], HOURS_EDGES),
+            "native_country": np.where(raw_["native_country"] == "United-States", "United-States", "other"),
+            "income": raw_["income"].str.rstrip("."),
         }
     )
     return out.reset_index(drop=True)

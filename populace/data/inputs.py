@@ -322,8 +322,12 @@ def _level_codes(
             codes[row] = -1
             continue
         code = lookup.get(value)
+        if code is None and attribute.continuous and allow_coarse:
+            code = _bin_code(attribute, value, name=name, row=row + 1)
         if code is None:
             hint = " (levels are matched exactly as text)" if value.strip() in lookup else ""
+            if attribute.continuous:
+                hint += " (a table names its bins; a sample may also give numbers)"
             coarse = f"; coarse: {', '.join(attribute.coarse_names)}" if allow_coarse and attribute.coarse else ""
             raise DataError(
                 f"unknown level '{value}' for attribute '{col}' (declared: {', '.join(levels)}{coarse}){hint}",
@@ -334,6 +338,25 @@ def _level_codes(
             )
         codes[row] = code
     return codes
+
+
+def _bin_code(attribute: Attribute, value: str, *, name: str, row: int) -> int | None:
+    """A sample's number for a continuous attribute: its bin, or a DataError when it is outside them."""
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    code = int(attribute.bin_codes([number])[0])
+    if code < 0:
+        raise DataError(
+            f"value '{value}' for attribute '{attribute.name}' is outside its bins "
+            f"({attribute.bins[0]:g} to {attribute.bins[-1]:g})",
+            file=name,
+            row=row,
+            column=attribute.name,
+            value=value,
+        )
+    return code
 
 
 def parse_numbers(frame: pd.DataFrame, name: str, col: str, what: str, *, negative: bool = False) -> np.ndarray:

@@ -396,6 +396,13 @@ def build_loglinear(inputs: Inputs, plausibility: Sequence = (), weights: str = 
         plausibility_names=tuple(t.label for t in plausibility),
         plausibility_weights=weights,
     )
+    if len(effect_term) == 0:
+        from populace.errors import SpecError
+
+        raise SpecError(
+            f"{spec.name}: the exact tables fix every cell of the joint ({' x '.join(spec.names)}): "
+            "there is nothing to infer (give a table with se, or add an attribute)"
+        )
     if int(np.prod(spec.shape)) * len(effect_term) <= DESIGN_LIMIT:
         model = dataclasses.replace(model, design=design_matrix(model))
     return model
