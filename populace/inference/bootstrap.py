@@ -135,13 +135,22 @@ def hessian(value_and_grad: Any, x: np.ndarray, weights: Any, *, batch: int = HE
 
 
 def one_step_draws(
-    value_and_grad: Any, mode: np.ndarray, inverse: np.ndarray, row_weights: np.ndarray, n: int, seed: int
+    value_and_grad: Any,
+    mode: np.ndarray,
+    inverse: np.ndarray,
+    row_weights: np.ndarray,
+    n: int,
+    seed: int,
+    measured: np.ndarray | None = None,
 ) -> np.ndarray:
     """``n`` bootstrap draws by one Newton step from the mode: ``mode - H^-1 grad U_b(mode)``.
 
     ``U_b`` is the potential with each distinct row's weight ``w_i`` replaced by a
     ``Gamma(w_i, 1)`` draw: the sum of ``w_i`` Bayesian-bootstrap weights ``Exp(1)``, one
-    per person the row stands for.
+    per person the row stands for. ``measured`` marks (1) the coordinates that are a
+    published estimate's standardised error (``eps`` of a table with an ``se`` column,
+    prior ``Normal(0, 1)``): the estimate is redrawn too, ``Normal(0, 1)`` moving that
+    prior's centre, so the draws carry the tables' sampling error as well as the sample's.
     """
     import jax
     import jax.numpy as jnp
@@ -152,7 +161,20 @@ def one_step_draws(
     gradients = jax.jit(lambda g: jax.lax.map(lambda w: value_and_grad(point, w)[1], g, batch_size=DRAW_BATCH))(
         jnp.asarray(gammas)
     )
-    return np.asarray(mode)[None, :] - np.asarray(gradients, dtype=float) @ inverse.T
+    gradients = np.asarray(gradients, dtype=float)
+    if measured is not None and measured.any():
+        gradients = gradients - np.random.default_rng([seed, n, 1]).standard_normal(gradients.shape) * measured
+    return np.asarray(mode)[None, :] - gradients @ inverse.T
+
+
+def measured_coordinates(unravel: Any, size: int) -> np.ndarray:
+    """1 at the flat coordinates of every ``eps[...]`` site (a table's standardised error), 0 elsewhere."""
+    import jax.numpy as jnp
+    from jax.flatten_util import ravel_pytree
+
+    sites = unravel(jnp.zeros(size))
+    marks = {k: jnp.full(jnp.shape(v), 1.0 if k.startswith("eps[") else 0.0) for k, v in sites.items()}
+    return np.asarray(ravel_pytree(marks)[0], dtype=float)
 
 
 def inverse_hessian(h: np.ndarray) -> tuple[np.ndarray, float]:

@@ -19,6 +19,9 @@ RHAT_LIMIT = 1.01
 # Bulk ESS per chain below this makes interval ends unreliable (Vehtari et al. 2021
 # recommend 100 per chain). A low ESS is a warning, not a failed check (DESIGN.md).
 MIN_ESS_PER_CHAIN = 100
+# Posterior sd below which a cell counts as fixed (an exact table sets it, up to the
+# projection's tolerance): no R-hat or ESS.
+FIXED_CELL_SD = 1e-6
 
 
 def convergence(post: Any) -> list[dict[str, Any]]:
@@ -85,7 +88,8 @@ def _rhat_ess(post: Any) -> tuple[float, float]:
             # a latent class's labels can swap between chains: judge the cells summed over it
             values = var.sum(latent) if latent and latent in var.dims else var
             flat = values.values.reshape(values.sizes["chain"], values.sizes["draw"], -1)
-            arrays[name] = flat[:, :, flat.mean(axis=(0, 1)) > 0]
+            # cells an exact table fixes do not move: their R-hat is undefined, not bad
+            arrays[name] = flat[:, :, (flat.mean(axis=(0, 1)) > 0) & (flat.std(axis=(0, 1)) > FIXED_CELL_SD)]
         else:
             arrays[name] = var.values
     rhat, ess = [], []
@@ -95,6 +99,8 @@ def _rhat_ess(post: Any) -> tuple[float, float]:
             if values.size == 0:
                 continue
             data = az.convert_to_dataset(values[..., None] if values.ndim == 2 else values)
-            rhat.append(float(np.nanmax(az.rhat(data).to_array().values)))
-            ess.append(float(np.nanmin(az.ess(data, method="bulk").to_array().values)))
-    return max(rhat), min(ess)
+            r, e = az.rhat(data).to_array().values, az.ess(data, method="bulk").to_array().values
+            rhat += [float(np.nanmax(r))] if np.isfinite(r).any() else []
+            ess += [float(np.nanmin(e))] if np.isfinite(e).any() else []
+    # max() over a list holding NaN depends on its order, so only defined values are kept
+    return (max(rhat) if rhat else float("nan")), (min(ess) if ess else float("nan"))

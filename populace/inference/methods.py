@@ -270,6 +270,7 @@ class Bootstrap:
             MODE_ITERATIONS,
             hessian,
             inverse_hessian,
+            measured_coordinates,
             minimise,
             one_step_draws,
             weighted_potential,
@@ -293,7 +294,8 @@ class Bootstrap:
         inverse, least = inverse_hessian(hessian(value_and_grad, mode.x, jnp.asarray(weights)))
         total = draws * chains
         _note(progress, f"{total} bootstrap draws")
-        flat = one_step_draws(value_and_grad, mode.x, inverse, weights, total, seed)
+        measured = measured_coordinates(unravel, start.size)
+        flat = one_step_draws(value_and_grad, mode.x, inverse, weights, total, seed, measured)
         samples = _constrained_draws(model, unravel, jnp.asarray(flat))
         stats = {
             "mode_iterations": np.asarray([mode.iterations]),

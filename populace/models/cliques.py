@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -40,11 +41,12 @@ def assign_tables(tree: JunctionTree, tables: Sequence[Target]) -> tuple[tuple[T
     so on), so that the separator margin the parent fixes agrees with it. Tables are
     shares over their attributes in the order given.
     """
-    queue: list[tuple[tuple[int, ...], np.ndarray]] = []
+    queue: list[tuple[tuple[int, ...], Any]] = []
     for axes, share in tables:
-        order = np.argsort(axes)
-        queue.append((tuple(int(axes[i]) for i in order), np.transpose(np.asarray(share, dtype=float), order)))
-    assigned: list[dict[tuple[int, ...], np.ndarray]] = [{} for _ in tree.cliques]
+        order = tuple(int(i) for i in np.argsort(axes))
+        share = share if _is_traced(share) else np.asarray(share, dtype=float)
+        queue.append((tuple(int(axes[i]) for i in order), share.transpose(order)))
+    assigned: list[dict[tuple[int, ...], Any]] = [{} for _ in tree.cliques]
     while queue:
         axes, share = queue.pop(0)
         holders = [i for i, c in enumerate(tree.cliques) if set(axes) <= set(c)]
@@ -63,6 +65,11 @@ def assign_tables(tree: JunctionTree, tables: Sequence[Target]) -> tuple[tuple[T
         tuple((tuple(clique.index(a) for a in axes), share) for axes, share in sorted(targets.items()))
         for clique, targets in zip(tree.cliques, assigned)
     )
+
+
+def _is_traced(share: Any) -> bool:
+    """Whether ``share`` is a JAX array (a table whose shares are a model parameter: an ``se`` table)."""
+    return type(share).__module__.startswith("jax")
 
 
 def clique_tables(tree: JunctionTree, log_weights: Sequence, assigned: Sequence[Sequence[Target]]):  # noqa: ANN201

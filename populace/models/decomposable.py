@@ -21,6 +21,11 @@ cliques are associated. Class effects are ``tau_class * lam_term * z`` with thei
 global scale ``tau_class ~ HalfNormal(CLASS_SCALE)``: as it shrinks, the classes become
 alike and the model falls back to the tree. The published tables are over the attributes
 only, so each clique's projection meets them summed over the class, in every draw.
+
+A table with standard errors (an ``se`` column) is handled as in ``loglinear``: its true
+counts are latent, ``M = count + se * eps`` with ``eps ~ Normal(0, 1)`` (non-centred),
+made consistent with the exact tables' margins over its attributes, and then met by the
+clique holding it like an exact table. The graph puts it inside a clique.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import numpy as np
 
 from populace.models.cliques import Target, assign_tables
 from populace.models.junction import JunctionTree, with_latent_class
-from populace.models.loglinear import INTERACTION_SCALE, MAIN_SCALE, term_basis
+from populace.models.loglinear import INTERACTION_SCALE, LATENT_FLOOR, MAIN_SCALE, exact_submargins, term_basis
 
 if TYPE_CHECKING:
     from populace.data.inputs import Inputs
@@ -90,6 +95,12 @@ class DecomposableModel:
     weights: np.ndarray | None = None
     # Index of the latent class axis (the last), or None for the tree alone.
     latent: int | None = None
+    # Exact tables (axes, shares), and tables with standard errors (axes, counts, se) with
+    # the exact tables' margins over their attributes; with the latter, the assignment of
+    # tables to cliques is redone in the model from each draw's latent counts.
+    exact: tuple[Target, ...] = ()
+    se_tables: tuple[tuple[tuple[int, ...], np.ndarray, np.ndarray], ...] = ()
+    se_constraints: tuple[tuple[Target, ...], ...] = ()
 
     @property
     def recorded(self) -> dict[str, tuple[str, ...]]:
@@ -173,7 +184,18 @@ class DecomposableModel:
                 start += n
                 lw = lw + effect.reshape([self.shape[a] if a in axes else 1 for a in clique])
             log_weights.append(lw)
-        tables = clique_tables(self.tree, log_weights, self.assigned)
+        assigned = self.assigned
+        if self.se_tables:
+            from populace.models.projection import project
+
+            latent_tables = []
+            for i, ((axes, counts, se), constraints) in enumerate(zip(self.se_tables, self.se_constraints)):
+                eps = numpyro.sample(f"eps[{i}]", dist.Normal(0.0, 1.0).expand(counts.shape).to_event(counts.ndim))
+                latent = jnp.maximum(counts + se * eps, LATENT_FLOOR * se)
+                targets = [(sub, jnp.asarray(t)) for sub, t in constraints]
+                latent_tables.append((axes, project(jnp.log(latent), targets)))
+            assigned = assign_tables(self.tree, [*self.exact, *latent_tables])
+        tables = clique_tables(self.tree, log_weights, assigned)
         for i, table in enumerate(tables):
             numpyro.deterministic(f"p_{i}", table)
         if self.evidence:
@@ -193,6 +215,7 @@ def build_decomposable(
     evidence: Sequence[np.ndarray] = (),
     weights: np.ndarray | None = None,
     classes: int = 0,
+    se_tables: Sequence[tuple[tuple[int, ...], np.ndarray, np.ndarray]] = (),
 ) -> DecomposableModel:
     """A :class:`DecomposableModel` from a tree, exact tables (shares) and the sample's evidence.
 
@@ -213,10 +236,13 @@ def build_decomposable(
         for no sample.
     classes
         Levels of a latent class joining every clique (0: none, the tree alone).
+    se_tables
+        ``(axes, counts, se)`` of every table with standard errors (counts and se in
+        persons, over ``axes`` in increasing order).
     """
     shape = tuple(int(s) for s in shape)
     ordered = tuple(ordered) if ordered is not None else (False,) * len(shape)
-    terms = clique_terms(tree, [axes for axes, _ in tables], order)
+    terms = clique_terms(tree, [axes for axes, _ in tables] + [axes for axes, _, _ in se_tables], order)
     latent = None
     evidence = tuple(np.asarray(e, dtype=float) for e in evidence)
     if classes:
@@ -236,6 +262,9 @@ def build_decomposable(
         evidence=evidence,
         weights=None if weights is None else np.asarray(weights, dtype=float),
         latent=latent,
+        exact=tuple((tuple(axes), np.asarray(share, dtype=float)) for axes, share in tables),
+        se_tables=tuple((tuple(a), np.asarray(c, dtype=float), np.asarray(e, dtype=float)) for a, c, e in se_tables),
+        se_constraints=tuple(exact_submargins(tuple(a), tuple(tables)) for a, _, _ in se_tables),
     )
 
 
@@ -267,8 +296,8 @@ def build(inputs: Inputs, *, filter_terms: Sequence = (), filter_weights: str = 
     Raises
     ------
     SpecError
-        For what the kind does not support yet (the LLM filter, tables with standard
-        errors), and for latent classes without a sample.
+        For what the kind does not support yet (the LLM filter), and for latent classes
+        without a sample.
     """
     from populace.data.inputs import coarse_map
     from populace.errors import SpecError
@@ -278,13 +307,9 @@ def build(inputs: Inputs, *, filter_terms: Sequence = (), filter_weights: str = 
     spec = inputs.spec
     if filter_terms:
         raise SpecError(f"{spec.name}: the decomposable model kind does not take the LLM filter yet")
-    if inputs.se_tables:
-        raise SpecError(
-            f"{spec.name}: the decomposable model kind takes exact tables only, not tables with an se column yet "
-            f"({inputs.se_tables[0].source})"
-        )
     shape = tuple(spec.shape)
     tables = [(t.axes, t.counts / t.total) for t in inputs.exact_tables]
+    se_tables = [(t.axes, t.counts, t.se) for t in inputs.se_tables]
     evidence: list[np.ndarray] = []
     weights = codes = scaled = None
     sample = inputs.sample
@@ -293,7 +318,8 @@ def build(inputs: Inputs, *, filter_terms: Sequence = (), filter_weights: str = 
         codes = np.where(sample.row_cells < np.asarray(shape), sample.row_cells, -1)  # coarse answers: missing here
         maps = [coarse_map(a) if a.coarse else None for a in spec.attributes]
         evidence, weights = row_evidence(sample.row_cells, scaled, shape, maps)
-    tree = choose_graph(shape, tables=[axes for axes, _ in tables], codes=codes, weights=scaled, names=spec.names)
+    table_axes = [axes for axes, _ in tables] + [axes for axes, _, _ in se_tables]
+    tree = choose_graph(shape, tables=table_axes, codes=codes, weights=scaled, names=spec.names)
     classes = DEFAULT_CLASSES if spec.model.classes is None else spec.model.classes
     if classes and not evidence:
         raise SpecError(f"{spec.name}: model.classes needs microdata: tables alone say nothing about latent classes")
@@ -307,4 +333,5 @@ def build(inputs: Inputs, *, filter_terms: Sequence = (), filter_weights: str = 
         evidence=evidence,
         weights=weights,
         classes=classes,
+        se_tables=se_tables,
     )

@@ -369,7 +369,7 @@ def build_loglinear(inputs: Inputs, plausibility: Sequence = (), weights: str = 
     spec = inputs.spec
     exact = tuple((t.axes, t.counts / t.total) for t in inputs.exact_tables)
     se_tables = tuple((t.axes, t.counts, t.se) for t in inputs.se_tables)
-    constraints = tuple(_exact_submargins(axes, exact) for axes, _, _ in se_tables)
+    constraints = tuple(exact_submargins(axes, exact) for axes, _, _ in se_tables)
     terms = model_terms(spec, [axes for axes, _ in exact] + [axes for axes, _, _ in se_tables])
     sample = inputs.sample
     sizes = [int(np.prod([spec.shape[a] - 1 for a in t.axes])) for t in terms]
@@ -417,7 +417,7 @@ def build(inputs: Inputs, *, filter_terms: Sequence = (), filter_weights: str = 
     return build_loglinear(inputs, plausibility=filter_terms, weights=filter_weights)
 
 
-def _exact_submargins(
+def exact_submargins(
     axes: tuple[int, ...], exact: tuple[tuple[tuple[int, ...], np.ndarray], ...]
 ) -> tuple[tuple[tuple[int, ...], np.ndarray], ...]:
     """Margins of the exact tables over the attributes they share with a table on ``axes``.

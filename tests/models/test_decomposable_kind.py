@@ -185,3 +185,26 @@ def test_latent_classes_recover_associations_the_tree_cannot(tmp_path) -> None:
         errors[classes] = max(tvds)
     assert errors[2] < 0.04
     assert errors[2] < 0.7 * errors[0]
+
+
+def test_a_table_with_standard_errors_is_a_measurement_by_nuts_and_by_the_bootstrap(tmp_path) -> None:
+    """cps1988's education x parttime table has an se column: met within its errors, with their spread."""
+    spec_path = _folder(tmp_path, model="model: {kind: decomposable}\n")
+    shutil.copy(EXAMPLE / "education_parttime.csv", tmp_path / "education_parttime.csv")
+    added = "  - file: wage.csv\n  - file: education_parttime.csv\n"
+    spec_path.write_text(spec_path.read_text().replace("  - file: wage.csv\n", added))
+    spec = pp.Spec.from_yaml(spec_path)
+    table = next(t for t in load_inputs(spec, grid=False).tables if not t.exact)
+    published, se = (table.counts / table.total).ravel(), (table.se / table.total).ravel()
+    spreads = {}
+    for method, draws, chains in (("nuts", 200, 2), ("bootstrap", 400, 1)):
+        post = pp.fit(spec, method=method, draws=draws, chains=chains, seed=2, progress=False)
+        shares = post.joint(["parttime", "education"]).values.reshape(post.n_samples, -1)
+        assert np.all(np.abs(shares.mean(axis=0) - published) < 2.5 * se), method  # within the estimate's errors
+        spreads[method] = shares.std(axis=0)
+        assert np.all(spreads[method] < 1.2 * se) and np.all(spreads[method] > 0.2 * se), method
+        report = pp.check(post).checks.set_index("check")
+        assert bool(report.loc[[c for c in report.index if c.startswith("exact table")], "ok"].all())
+        assert "se table education_parttime.csv" in report.index
+    # the bootstrap redraws the published estimate as well as the sample: the same spread as NUTS
+    np.testing.assert_allclose(spreads["bootstrap"], spreads["nuts"], rtol=0.3)
