@@ -176,8 +176,8 @@ def load_inputs(spec: Spec, texts: dict[str, str] | None = None, *, grid: bool |
         Default: unless the spec's model kind works without the grid
         (:data:`populace.models.base.GRID_FREE_KINDS`). Without it ``support`` is None,
         the sample keeps its rows only (``row_cells``, ``row_weights``), the grid may be
-        of any size, rules are refused, and sampled persons are checked against the zero
-        cells of each exact table they fully answer.
+        of any size, and sampled persons are checked against the zero cells of each exact
+        table and each rule whose attributes they fully answer.
 
     Returns
     -------
@@ -194,11 +194,6 @@ def load_inputs(spec: Spec, texts: dict[str, str] | None = None, *, grid: bool |
     grid = spec.model.kind not in GRID_FREE_KINDS if grid is None else grid
     if grid:
         check_grid_size(spec)
-    elif spec.rules:
-        raise SpecError(
-            f"{spec.name}: rules (structural zeros) are not supported by the model kind '{spec.model.kind}' yet; "
-            "publish the zero cells in an exact table instead"
-        )
     texts = dict(texts or {})
     sources = list(spec.marginals) + ([spec.microdata.source] if spec.microdata else [])
     for source in sources:
@@ -218,6 +213,7 @@ def load_inputs(spec: Spec, texts: dict[str, str] | None = None, *, grid: bool |
     if not grid:
         population = _check_totals(spec, tables, sample)
         _check_rows(spec, tables, sample)
+        _check_rules_locally(spec, tables, sample)
         return Inputs(spec=spec, tables=tuple(tables), sample=sample, support=None, population=population, texts=texts)
 
     support = np.ones(shape, dtype=bool)
@@ -698,6 +694,60 @@ def _check_rows(spec: Spec, tables: list[Table], sample: Sample | None) -> None:
                 f"a sampled person ({label}) is in a cell that the exact table {t.source} counts as zero",
                 file=sample.source,
                 row=int(sample.row_numbers[row]) if sample.row_numbers is not None else None,
+            )
+
+
+def rule_zeros(spec: Spec) -> list[tuple[tuple[int, ...], np.ndarray]]:
+    r"""Each rule as ``(axes, zero)``: its attributes (increasing) and a mask over them, True where it rules out.
+
+    >>> spec = Spec.from_text("attributes:\n  a: {levels: [x, y]}\n  b: {levels: [u, v, w]}\n"
+    ...                       "marginals: [t.csv]\nrules: [{b: [u, v], a: x}]\n")
+    >>> [(axes, zero.astype(int).tolist()) for axes, zero in rule_zeros(spec)]
+    [((0, 1), [[1, 1, 0], [0, 0, 0]])]
+    """
+    out = []
+    for rule in rule_mask(spec):
+        rule = sorted(rule)
+        axes = tuple(a for a, _ in rule)
+        zero = np.ones([spec.shape[a] for a in axes], dtype=bool)
+        for j, (a, levels) in enumerate(rule):
+            allowed = np.zeros(spec.shape[a], dtype=bool)
+            allowed[list(levels)] = True
+            zero &= allowed.reshape([-1 if k == j else 1 for k in range(len(axes))])
+        out.append((axes, zero))
+    return out
+
+
+def _check_rules_locally(spec: Spec, tables: list[Table], sample: Sample | None) -> None:
+    """Without the grid: no exact table counts, and no sampled person answers, a combination a rule rules out."""
+    for i, (axes, zero) in enumerate(rule_zeros(spec), start=1):
+        for t in tables:
+            if not t.exact or not set(axes) <= set(t.axes):
+                continue
+            drop = tuple(j for j, a in enumerate(t.axes) if a not in axes)
+            ruled = (t.counts > 0) & np.expand_dims(zero, drop) if drop else (t.counts > 0) & zero
+            if ruled.any():
+                cell = tuple(int(c) for c in np.argwhere(ruled)[0])
+                raise DataError(
+                    f"{_label(spec, t.axes, cell).replace('the total for ', '')} has a positive count but rule {i} "
+                    "rules it out",
+                    file=t.source,
+                    column="count",
+                )
+        if sample is None or sample.row_cells is None:
+            continue
+        codes = sample.row_cells[:, list(axes)]
+        answered = ((codes >= 0) & (codes < np.asarray(zero.shape))).all(axis=1)
+        rows = np.flatnonzero(answered)
+        bad = rows[zero[tuple(codes[rows].T)]]
+        if len(bad):
+            label = ", ".join(
+                f"{spec.names[a]}={_level_name(spec.attributes[a], int(c))}" for a, c in zip(axes, codes[bad[0]])
+            )
+            raise DataError(
+                f"a sampled person ({label}) is ruled out by rule {i}",
+                file=sample.source,
+                row=int(sample.row_numbers[bad[0]]) if sample.row_numbers is not None else None,
             )
 
 

@@ -26,6 +26,10 @@ A table with standard errors (an ``se`` column) is handled as in ``loglinear``: 
 counts are latent, ``M = count + se * eps`` with ``eps ~ Normal(0, 1)`` (non-centred),
 made consistent with the exact tables' margins over its attributes, and then met by the
 clique holding it like an exact table. The graph puts it inside a clique.
+
+A rule (a structural zero over a few attributes) also lands inside a clique: the top
+clique holding its attributes gets log weight ``-inf`` on the combinations it rules out,
+so every draw's tables, margins and personas hold none of them.
 """
 
 from __future__ import annotations
@@ -101,6 +105,8 @@ class DecomposableModel:
     exact: tuple[Target, ...] = ()
     se_tables: tuple[tuple[tuple[int, ...], np.ndarray, np.ndarray], ...] = ()
     se_constraints: tuple[tuple[Target, ...], ...] = ()
+    # Per clique, True on the cells the rules rule out (None: no rule lands there).
+    zeros: tuple[np.ndarray | None, ...] = ()
 
     @property
     def recorded(self) -> dict[str, tuple[str, ...]]:
@@ -184,6 +190,9 @@ class DecomposableModel:
                 start += n
                 lw = lw + effect.reshape([self.shape[a] if a in axes else 1 for a in clique])
             log_weights.append(lw)
+        for i, zero in enumerate(self.zeros):
+            if zero is not None:
+                log_weights[i] = jnp.where(jnp.asarray(zero), -jnp.inf, log_weights[i])
         assigned = self.assigned
         if self.se_tables:
             from populace.models.projection import project
@@ -216,6 +225,7 @@ def build_decomposable(
     weights: np.ndarray | None = None,
     classes: int = 0,
     se_tables: Sequence[tuple[tuple[int, ...], np.ndarray, np.ndarray]] = (),
+    rules: Sequence[tuple[tuple[int, ...], np.ndarray]] = (),
 ) -> DecomposableModel:
     """A :class:`DecomposableModel` from a tree, exact tables (shares) and the sample's evidence.
 
@@ -239,6 +249,9 @@ def build_decomposable(
     se_tables
         ``(axes, counts, se)`` of every table with standard errors (counts and se in
         persons, over ``axes`` in increasing order).
+    rules
+        ``(axes, zero)`` of every rule (:func:`populace.data.inputs.rule_zeros`); the
+        tree must hold each rule's attributes in one clique.
     """
     shape = tuple(int(s) for s in shape)
     ordered = tuple(ordered) if ordered is not None else (False,) * len(shape)
@@ -252,6 +265,7 @@ def build_decomposable(
         names, shape, ordered = (*names, CLASS), (*shape, int(classes)), (*ordered, False)
         if evidence:  # the class is never observed: every row allows every class
             evidence = (*evidence, np.ones((evidence[0].shape[0], int(classes))))
+    zeros = _clique_zeros(tree, shape, rules)
     return DecomposableModel(
         names=tuple(names),
         shape=shape,
@@ -265,7 +279,30 @@ def build_decomposable(
         exact=tuple((tuple(axes), np.asarray(share, dtype=float)) for axes, share in tables),
         se_tables=tuple((tuple(a), np.asarray(c, dtype=float), np.asarray(e, dtype=float)) for a, c, e in se_tables),
         se_constraints=tuple(exact_submargins(tuple(a), tuple(tables)) for a, _, _ in se_tables),
+        zeros=zeros,
     )
+
+
+def _clique_zeros(
+    tree: JunctionTree, shape: tuple[int, ...], rules: Sequence[tuple[tuple[int, ...], np.ndarray]]
+) -> tuple[np.ndarray | None, ...]:
+    """Per clique, the cells its rules rule out: each rule in the top clique holding its attributes.
+
+    ``tree`` may carry the latent class (the last attribute of every clique): a rule
+    holds in every class.
+    """
+    zeros: list[np.ndarray | None] = [None] * len(tree.cliques)
+    for axes, zero in rules:
+        holders = [i for i, c in enumerate(tree.cliques) if set(axes) <= set(c)]
+        if not holders:
+            raise ValueError(f"no clique holds the rule over attributes {axes}")
+        top = min(holders)
+        clique = tree.cliques[top]
+        order = np.argsort([clique.index(a) for a in axes])  # the rule's attributes in the clique's order
+        mask = np.transpose(np.asarray(zero, dtype=bool), order).reshape([shape[a] if a in axes else 1 for a in clique])
+        full = np.broadcast_to(mask, [tree.shape[a] for a in clique])
+        zeros[top] = full.copy() if zeros[top] is None else zeros[top] | full
+    return tuple(zeros)
 
 
 def _with_class_terms(
@@ -299,7 +336,7 @@ def build(inputs: Inputs, *, filter_terms: Sequence = (), filter_weights: str = 
         For what the kind does not support yet (the LLM filter), and for latent classes
         without a sample.
     """
-    from populace.data.inputs import coarse_map
+    from populace.data.inputs import coarse_map, rule_zeros
     from populace.errors import SpecError
     from populace.models.belief import row_evidence
     from populace.models.junction import choose_graph
@@ -318,7 +355,8 @@ def build(inputs: Inputs, *, filter_terms: Sequence = (), filter_weights: str = 
         codes = np.where(sample.row_cells < np.asarray(shape), sample.row_cells, -1)  # coarse answers: missing here
         maps = [coarse_map(a) if a.coarse else None for a in spec.attributes]
         evidence, weights = row_evidence(sample.row_cells, scaled, shape, maps)
-    table_axes = [axes for axes, _ in tables] + [axes for axes, _, _ in se_tables]
+    rules = rule_zeros(spec)
+    table_axes = [axes for axes, _ in tables] + [axes for axes, _, _ in se_tables] + [axes for axes, _ in rules]
     tree = choose_graph(shape, tables=table_axes, codes=codes, weights=scaled, names=spec.names)
     classes = DEFAULT_CLASSES if spec.model.classes is None else spec.model.classes
     if classes and not evidence:
@@ -334,4 +372,5 @@ def build(inputs: Inputs, *, filter_terms: Sequence = (), filter_weights: str = 
         weights=weights,
         classes=classes,
         se_tables=se_tables,
+        rules=rules,
     )

@@ -117,10 +117,33 @@ def test_classes_belong_to_the_decomposable_kind(tmp_path) -> None:
         pp.fit(pp.Spec.from_yaml(spec_path), draws=5, chains=1, progress=False)
 
 
-def test_rules_are_refused_without_the_grid(tmp_path) -> None:
-    spec_path = _folder(tmp_path, "model: {kind: decomposable}\nrules:\n  - {region: west, smsa: 'no'}\n")
-    with pytest.raises(SpecError, match="rules"):
+def test_rules_are_structural_zeros_in_every_draw_and_persona(tmp_path) -> None:
+    """No sampled person is part-time in the third wage quartile: a rule makes that a structural zero."""
+    rule = "rules:\n  - {parttime: 'yes', wage: q3}\n"
+    spec_path = _folder(tmp_path, f"model: {{kind: decomposable, classes: 2}}\n{rule}")
+    post = pp.fit(pp.Spec.from_yaml(spec_path), method="bootstrap", draws=50, chains=1, seed=1, progress=False)
+    assert "parttime" in post.fit_info["tree_description"]
+    pair = post.joint(["parttime", "wage"])
+    assert float(pair.sel(parttime="yes", wage="q3").max()) == 0.0
+    assert float(pair.sel(parttime="yes").sum("wage").min()) > 0.01  # the rest of the row keeps its mass
+    people = pp.personas(post, n=20_000, seed=2)
+    assert not ((people["parttime"] == "yes") & (people["wage"] == "q3")).any()
+    report = pp.check(post).checks
+    assert bool(report[report["check"].str.startswith("exact table")]["ok"].all())
+
+
+@pytest.mark.parametrize(
+    ("rule", "words"),
+    [
+        ("{region: west, smsa: 'no'}", ["region_smsa.csv", "region=west, smsa=no", "rule 1"]),
+        ("{parttime: 'yes', wage: q1}", ["sample.csv", "row", "parttime=yes, wage=q1", "rule 1"]),
+    ],
+)
+def test_a_rule_that_a_table_or_a_person_breaks_is_bad_input(tmp_path, rule: str, words: list[str]) -> None:
+    spec_path = _folder(tmp_path, f"model: {{kind: decomposable}}\nrules:\n  - {rule}\n")
+    with pytest.raises(DataError) as err:
         load_inputs(pp.Spec.from_yaml(spec_path))
+    assert all(w in str(err.value) for w in words), str(err.value)
 
 
 def test_a_sampled_person_in_a_zero_cell_names_the_row(tmp_path) -> None:
