@@ -22,7 +22,7 @@ at least 10 persons that no table publishes. Methods:
 Usage::
 
     python benchmarks/many_attributes.py            # adult, 1% and 5% samples, NUTS 2x200
-    python benchmarks/many_attributes.py --dataset tv16
+    python benchmarks/many_attributes.py --dataset tv16 --classes 4 --no-nuts
     python benchmarks/many_attributes.py --quick    # 1%, NUTS 1x30, under benchmarks/output/quick/
     python benchmarks/many_attributes.py --report benchmarks/results/many_attributes.json
 """
@@ -157,7 +157,7 @@ def score_posterior(
 
 
 def run_case(
-    fraction: float, draws: int, chains: int, classes: tuple[int, ...], dataset: str = "adult"
+    fraction: float, draws: int, chains: int, classes: tuple[int, ...], dataset: str = "adult", nuts: bool = True
 ) -> dict[str, Any]:
     """One sample size: every method scored against the population."""
     import tempfile
@@ -271,8 +271,8 @@ def run_case(
         return row
 
     with tempfile.TemporaryDirectory() as folder:
-        runs = [
-            (0, {"method": "nuts", "draws": draws, "chains": chains}, f"the tree (NUTS {chains}x{draws})"),
+        runs = [(0, {"method": "nuts", "draws": draws, "chains": chains}, f"the tree (NUTS {chains}x{draws})")] * nuts
+        runs += [
             (0, {"method": "bootstrap", "draws": BOOTSTRAP_DRAWS, "chains": 1}, "the tree (bootstrap)"),
         ] + [
             (k, {"method": "bootstrap", "draws": BOOTSTRAP_DRAWS, "chains": 1}, f"+ {k} classes (bootstrap)")
@@ -294,15 +294,22 @@ def run_case(
     return out
 
 
-def run(quick: bool, dataset: str = "adult") -> dict[str, Any]:
+def run(quick: bool, dataset: str = "adult", classes: tuple[int, ...] = CLASSES, nuts: bool = True) -> dict[str, Any]:
     cases = ((0.01, 30, 1),) if quick else ((0.01, 200, 2), (0.05, 200, 2))
-    results = harness.new_results(quick=quick, cases=[], dataset=dataset)
+    results = harness.new_results(quick=quick, cases=[], dataset=dataset, classes=list(classes), nuts=nuts)
     for fraction, draws, chains in cases:
         say(f"{dataset}, {fraction:.0%} sample")
         results["cases"].append(
             harness.run_child(
                 "many_attributes:run_case_child",
-                {"fraction": fraction, "draws": draws, "chains": chains, "classes": CLASSES, "dataset": dataset},
+                {
+                    "fraction": fraction,
+                    "draws": draws,
+                    "chains": chains,
+                    "classes": list(classes),
+                    "dataset": dataset,
+                    "nuts": nuts,
+                },
                 3600,
             )
         )
@@ -318,7 +325,19 @@ def run_case_child(request: dict[str, Any]) -> dict[str, Any]:
         request["chains"],
         tuple(request["classes"]),
         request.get("dataset", "adult"),
+        request.get("nuts", True),
     )
+
+
+def _command(results: dict[str, Any]) -> str:
+    """The command line that wrote ``results``."""
+    words = ["python benchmarks/many_attributes.py", f"--dataset {results.get('dataset', 'adult')}"]
+    classes = results.get("classes", list(CLASSES))
+    if list(classes) != list(CLASSES):
+        words.append("--classes " + " ".join(str(k) for k in classes))
+    if not results.get("nuts", True):
+        words.append("--no-nuts")
+    return " ".join(words)
 
 
 def render(results: dict[str, Any]) -> str:
@@ -328,7 +347,7 @@ def render(results: dict[str, Any]) -> str:
     lines = [
         f"## Many attributes: the decomposable kind on {dataset} (issue 14)",
         "",
-        f"Written by `python benchmarks/many_attributes.py --dataset {dataset}` on {results.get('finished', '?')} "
+        f"Written by `{_command(results)}` on {results.get('finished', '?')} "
         f"(load average {results['load']['start']:.1f} at the start). **Real population**: "
         f"{DESCRIPTION[dataset]}. Published: every one-way table and {pairs} (exact counts); a "
         "simple random sample. Each case is written as a spec and fitted by `populace fit` with "
@@ -388,13 +407,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--dataset", choices=sorted(TWO_WAY), default="adult")
     parser.add_argument("--report", type=str, default=None, help="redraw from saved results, no fitting")
+    parser.add_argument(
+        "--classes", type=int, nargs="+", default=list(CLASSES), help="latent classes of the class rows"
+    )
+    parser.add_argument("--no-nuts", action="store_true", help="leave out the tree by NUTS (the slowest fit)")
     args = parser.parse_args(argv)
     suffix = "" if args.dataset == "adult" else f"_{args.dataset}"
     out = harness.outputs(args.quick, f"many_attributes{suffix}.json")
     if args.report:
         data = harness.read_json(pathlib.Path(args.report))
     else:
-        data = run(args.quick, args.dataset)
+        data = run(args.quick, args.dataset, tuple(args.classes), not args.no_nuts)
         harness.save_json(out.results, data)
     harness.write_section(out.page, SECTION + suffix.replace("_", "-"), render(data))
     return 0
