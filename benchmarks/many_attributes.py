@@ -343,7 +343,8 @@ def _command(results: dict[str, Any]) -> str:
 def render(results: dict[str, Any]) -> str:
     dataset = results.get("dataset", "adult")
     pairs = ", ".join(" x ".join(p) for p in TWO_WAY[dataset])
-    triples = results["cases"][0].get("triples", 286) if results["cases"] else "?"
+    finished = [c for c in results["cases"] if "rows" in c]
+    triples = finished[0].get("triples", 286) if finished else "?"
     lines = [
         f"## Many attributes: the decomposable kind on {dataset} (issue 14)",
         "",
@@ -367,6 +368,9 @@ def render(results: dict[str, Any]) -> str:
             "the targets are judged on.",
         ]
     for case in results["cases"]:
+        if "rows" not in case:  # a case that did not finish (stopped, out of time or memory)
+            lines += ["", f"**A case did not finish:** {case.get('failed', 'no result')}."]
+            continue
         lines += [
             "",
             f"**{case['fraction']:.0%} sample ({case['persons']:,} persons).** The sample's tree: {case['tree']}.",
