@@ -642,17 +642,20 @@ def _check_totals(spec: Spec, tables: list[Table], sample: Sample | None) -> flo
     return sample.weight_total
 
 
+def _ruled_out(spec: Spec, table: Table, bad: np.ndarray, why: str) -> DataError:
+    """The error for an exact table's first cell in ``bad``: a positive count where nobody can be."""
+    cell = tuple(int(c) for c in np.argwhere(bad)[0])
+    label = _label(spec, table.axes, cell).replace("the total for ", "")
+    return DataError(f"{label} has a positive count but {why}", file=table.source, column="count")
+
+
 def _check_support(spec: Spec, tables: list[Table], sample: Sample | None, support: np.ndarray) -> None:
     for t in tables:
         possible = margin(support, t.axes) > 0
         bad = (t.counts > 0) & ~possible
         if t.exact and bad.any():
-            cell = tuple(int(c) for c in np.argwhere(bad)[0])
-            raise DataError(
-                f"{_label(spec, t.axes, cell).replace('the total for ', '')} has a positive count but every "
-                "matching person is ruled out by the rules or by zero counts in other exact tables",
-                file=t.source,
-                column="count",
+            raise _ruled_out(
+                spec, t, bad, "every matching person is ruled out by the rules or by zero counts in other exact tables"
             )
     if sample is None:
         return
@@ -727,13 +730,7 @@ def _check_rules_locally(spec: Spec, tables: list[Table], sample: Sample | None)
             drop = tuple(j for j, a in enumerate(t.axes) if a not in axes)
             ruled = (t.counts > 0) & np.expand_dims(zero, drop) if drop else (t.counts > 0) & zero
             if ruled.any():
-                cell = tuple(int(c) for c in np.argwhere(ruled)[0])
-                raise DataError(
-                    f"{_label(spec, t.axes, cell).replace('the total for ', '')} has a positive count but rule {i} "
-                    "rules it out",
-                    file=t.source,
-                    column="count",
-                )
+                raise _ruled_out(spec, t, ruled, f"rule {i} rules it out")
         if sample is None or sample.row_cells is None:
             continue
         codes = sample.row_cells[:, list(axes)]
