@@ -217,13 +217,8 @@ def load_inputs(spec: Spec, texts: dict[str, str] | None = None, *, grid: bool |
         return Inputs(spec=spec, tables=tuple(tables), sample=sample, support=None, population=population, texts=texts)
 
     support = np.ones(shape, dtype=bool)
-    for rule in rule_mask(spec):
-        hit = np.ones(shape, dtype=bool)
-        for axis, idx in rule:
-            mask = np.zeros(shape[axis], dtype=bool)
-            mask[list(idx)] = True
-            hit &= mask.reshape([-1 if a == axis else 1 for a in range(len(shape))])
-        support &= ~hit
+    for axes, zero in rule_zeros(spec):
+        support &= ~_expand(zero, axes, len(shape))
     for table in tables:
         if table.exact:
             support &= _expand(table.counts > 0, table.axes, len(shape))
@@ -679,25 +674,28 @@ def _check_rows(spec: Spec, tables: list[Table], sample: Sample | None) -> None:
     """Without the grid: no sampled person may answer a cell that an exact table counts as zero."""
     if sample is None or sample.row_cells is None:
         return
-    cells = sample.row_cells
     for t in tables:
-        if not t.exact:
-            continue
-        axes = list(t.axes)
-        codes = cells[:, axes]
-        answered = ((codes >= 0) & (codes < np.asarray([spec.shape[a] for a in axes]))).all(axis=1)
-        rows = np.flatnonzero(answered)
-        bad = rows[t.counts[tuple(codes[rows].T)] <= 0]
-        if len(bad):
-            row = bad[0]
-            label = ", ".join(
-                f"{spec.names[a]}={_level_name(spec.attributes[a], int(c))}" for a, c in zip(axes, codes[row])
+        if t.exact:
+            _refuse_rows_in(
+                spec, sample, t.axes, t.counts <= 0, f"is in a cell that the exact table {t.source} counts as zero"
             )
-            raise DataError(
-                f"a sampled person ({label}) is in a cell that the exact table {t.source} counts as zero",
-                file=sample.source,
-                row=int(sample.row_numbers[row]) if sample.row_numbers is not None else None,
-            )
+
+
+def _refuse_rows_in(spec: Spec, sample: Sample, axes: tuple[int, ...], forbidden: np.ndarray, why: str) -> None:
+    """A DataError naming the first sampled row that answers every attribute of ``axes`` in a ``forbidden`` cell."""
+    codes = sample.row_cells[:, list(axes)]
+    answered = ((codes >= 0) & (codes < np.asarray(forbidden.shape))).all(axis=1)
+    rows = np.flatnonzero(answered)
+    bad = rows[forbidden[tuple(codes[rows].T)]]
+    if len(bad):
+        label = ", ".join(
+            f"{spec.names[a]}={_level_name(spec.attributes[a], int(c))}" for a, c in zip(axes, codes[bad[0]])
+        )
+        raise DataError(
+            f"a sampled person ({label}) {why}",
+            file=sample.source,
+            row=int(sample.row_numbers[bad[0]]) if sample.row_numbers is not None else None,
+        )
 
 
 def rule_zeros(spec: Spec) -> list[tuple[tuple[int, ...], np.ndarray]]:
@@ -733,19 +731,7 @@ def _check_rules_locally(spec: Spec, tables: list[Table], sample: Sample | None)
                 raise _ruled_out(spec, t, ruled, f"rule {i} rules it out")
         if sample is None or sample.row_cells is None:
             continue
-        codes = sample.row_cells[:, list(axes)]
-        answered = ((codes >= 0) & (codes < np.asarray(zero.shape))).all(axis=1)
-        rows = np.flatnonzero(answered)
-        bad = rows[zero[tuple(codes[rows].T)]]
-        if len(bad):
-            label = ", ".join(
-                f"{spec.names[a]}={_level_name(spec.attributes[a], int(c))}" for a, c in zip(axes, codes[bad[0]])
-            )
-            raise DataError(
-                f"a sampled person ({label}) is ruled out by rule {i}",
-                file=sample.source,
-                row=int(sample.row_numbers[bad[0]]) if sample.row_numbers is not None else None,
-            )
+        _refuse_rows_in(spec, sample, axes, zero, f"is ruled out by rule {i}")
 
 
 def _sample_row(sample: Sample, axes: tuple[int, ...], cell: tuple[int, ...]) -> int | None:

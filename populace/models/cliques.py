@@ -55,10 +55,7 @@ def assign_tables(tree: JunctionTree, tables: Sequence[Target]) -> tuple[tuple[T
     assigned: list[dict[tuple[int, ...], Any]] = [{} for _ in tree.cliques]
     while queue:
         axes, share = queue.pop(0)
-        holders = [i for i, c in enumerate(tree.cliques) if set(axes) <= set(c)]
-        if not holders:
-            raise ValueError(f"no clique holds the table over attributes {axes}")
-        top = min(holders)  # cliques are in breadth-first order: the subtree's top comes first
+        top = top_clique(tree, axes)
         if axes in assigned[top]:
             continue
         assigned[top][axes] = share
@@ -71,6 +68,14 @@ def assign_tables(tree: JunctionTree, tables: Sequence[Target]) -> tuple[tuple[T
         tuple((tuple(clique.index(a) for a in axes), share) for axes, share in sorted(targets.items()))
         for clique, targets in zip(tree.cliques, assigned)
     )
+
+
+def top_clique(tree: JunctionTree, axes: Sequence[int]) -> int:
+    """The first clique (the top of the subtree, cliques being in breadth-first order) holding all of ``axes``."""
+    holders = [i for i, c in enumerate(tree.cliques) if set(axes) <= set(c)]
+    if not holders:
+        raise ValueError(f"no clique holds the attributes {tuple(axes)}")
+    return min(holders)
 
 
 def _is_traced(share: Any) -> bool:

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from populace.models.cliques import Target, assign_tables
+from populace.models.cliques import Target, assign_tables, top_clique
 from populace.models.junction import JunctionTree, with_latent_class
 from populace.models.loglinear import INTERACTION_SCALE, LATENT_FLOOR, MAIN_SCALE, exact_submargins, term_basis
 
@@ -294,10 +294,7 @@ def _clique_zeros(
     """
     zeros: list[np.ndarray | None] = [None] * len(tree.cliques)
     for axes, zero in rules:
-        holders = [i for i, c in enumerate(tree.cliques) if set(axes) <= set(c)]
-        if not holders:
-            raise ValueError(f"no clique holds the rule over attributes {axes}")
-        top = min(holders)
+        top = top_clique(tree, axes)
         clique = tree.cliques[top]
         order = np.argsort([clique.index(a) for a in axes])  # the rule's attributes in the clique's order
         mask = np.transpose(np.asarray(zero, dtype=bool), order).reshape([shape[a] if a in axes else 1 for a in clique])
