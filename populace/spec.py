@@ -8,6 +8,7 @@ the keys and the attribute declarations only; the data files are read and checke
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import pathlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -35,6 +36,16 @@ MICRODATA_KEYS = ("file", "weight")
 MODEL_KEYS = ("kind", "interactions", "classes")
 INFERENCE_KEYS = ("method", "draws", "chains", "seed")
 LLM_FILTER_KEYS = ("scorer", "model", "mode", "cache", "template", "weights", "order")
+# Where each block's keys go, for the hint when one is misplaced.
+KEY_HOMES = {
+    "the top level of the spec": TOP_KEYS,
+    "an attribute": ATTRIBUTE_KEYS,
+    "a marginals entry": MARGINAL_KEYS,
+    "'microdata'": MICRODATA_KEYS,
+    "'model'": MODEL_KEYS,
+    "'inference'": INFERENCE_KEYS,
+    "'llm_filter'": LLM_FILTER_KEYS,
+}
 ROLES = ("geography",)
 # A persona's column holding the value drawn within a continuous attribute's bin.
 VALUE_SUFFIX = "_value"
@@ -427,7 +438,28 @@ def _check_keys(block: Mapping[str, Any], allowed: Iterable[str], where: str, na
     allowed = tuple(allowed)
     for key in block:
         if key not in allowed:
-            raise SpecError(f"{name}: unknown key '{key}' in {where} (allowed: {', '.join(allowed)})")
+            raise SpecError(
+                f"{name}: unknown key '{key}' in {where} (allowed: {', '.join(allowed)}){key_hint(str(key), allowed)}"
+            )
+
+
+def key_hint(key: str, allowed: Iterable[str]) -> str:
+    """Where a misplaced key belongs, or the allowed key it is closest to (empty if neither).
+
+    Examples
+    --------
+    >>> key_hint("weight", MARGINAL_KEYS)
+    "; 'weight' belongs in 'microdata'"
+    >>> key_hint("level", ATTRIBUTE_KEYS)
+    "; did you mean 'levels'?"
+    >>> key_hint("colour", ATTRIBUTE_KEYS)
+    ''
+    """
+    homes = [home for home, keys in KEY_HOMES.items() if key in keys]
+    if homes:
+        return f"; '{key}' belongs in {' or '.join(homes)}"
+    close = difflib.get_close_matches(key, tuple(allowed), n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def _absent(value: Any) -> bool:

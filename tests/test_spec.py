@@ -134,6 +134,17 @@ def test_unknown_attribute_key():
     assert "orderd" in message and "sex" in message
 
 
+def test_a_misspelt_key_gets_the_key_it_is_closest_to():
+    assert "did you mean 'population'?" in refused(MINIMAL + "populaton: 100\n")
+
+
+def test_a_misplaced_key_is_told_where_it_belongs():
+    message = refused(MINIMAL.replace("  - file: sex.csv", "  - {file: sex.csv, weight: w}"))
+    assert "unknown key 'weight' in marginals entry 1" in message and "'weight' belongs in 'microdata'" in message
+    message = refused(MINIMAL + "draws: 500\n")
+    assert "'draws' belongs in 'inference'" in message
+
+
 def test_unknown_model_kind():
     message = refused(MINIMAL + "model: {kind: neural}\n")
     assert "neural" in message and "model.kind" in message
