@@ -112,6 +112,18 @@ class Inputs:
         """Tables with standard errors."""
         return tuple(t for t in self.tables if not t.exact)
 
+    @property
+    def unconstrained(self) -> tuple[str, ...]:
+        """Attributes that no table holds and no sampled person reports: only the prior spreads them.
+
+        Such an attribute multiplies the cell grid by its levels and gets uniform shares
+        (within the rules) whatever the data say, which is rarely what was meant.
+        """
+        seen = {a for t in self.tables for a in t.axes}
+        if self.sample is not None:
+            seen |= {a for axes, _ in (*self.sample.patterns, *self.sample.coarse_patterns) for a in axes}
+        return tuple(name for a, name in enumerate(self.spec.names) if a not in seen)
+
     def hashes(self) -> dict[str, str]:
         """SHA-256 of every input text, keyed by its name."""
         return {k: hashlib.sha256(v.encode("utf-8")).hexdigest() for k, v in self.texts.items()}

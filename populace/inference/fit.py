@@ -37,6 +37,11 @@ UNIDENTIFIED_WEIGHT = (
     "and the scorer's judgement is taken on trust"
 )
 
+UNCONSTRAINED = (
+    "attribute '{name}' is in no table and in no sampled person's answers: only the prior spreads it "
+    "(evenly over its levels); add a table or a sample column that holds it, or drop it"
+)
+
 
 def fit(
     spec: Spec,
@@ -94,6 +99,8 @@ def fit(
         _say(progress, f"populace: plausibility filter: {len(terms)} scored terms ({filter_options.weights} weight)")
         if terms and inputs.sample is None:
             _say(True, f"populace: warning: {UNIDENTIFIED_WEIGHT}")
+    for name in inputs.unconstrained:
+        _say(True, f"populace: warning: {spec.name}: {UNCONSTRAINED.format(name=name)}")
     build = model_builder(spec.model.kind)
     model = build(inputs, filter_terms=terms, filter_weights=filter_meta["weights"] if filter_meta else "single")
     check_model(model, spec.names, spec.shape)

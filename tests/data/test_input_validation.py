@@ -506,3 +506,19 @@ def test_implausibly_large_weight_is_refused_not_overflowed(example_dir) -> None
     with pytest.raises(pp.DataError, match="implausibly large") as info:
         load_inputs(pp.Spec.from_yaml(example_dir / "spec.yaml"))
     assert "sample.csv" in str(info.value) and "row 1" in str(info.value) and "1e308" in str(info.value)
+
+
+def test_an_attribute_no_input_holds_is_named_and_fit_warns(example: pathlib.Path, capsys) -> None:
+    replace(example / "spec.yaml", "  wage:", "  pets:      {levels: [cat, dog]}\n  wage:")
+    inputs = load(example)
+    assert inputs.unconstrained == ("pets",)
+    import populace as pp
+
+    pp.fit(Spec.from_yaml(example / "spec.yaml"), method="pathfinder", draws=10, chains=1, seed=0, progress=False)
+    err = capsys.readouterr().err
+    assert "warning:" in err and "attribute 'pets' is in no table" in err
+    assert "'wage'" not in err  # a sampled attribute with missing answers is held by the sample
+
+
+def test_the_example_leaves_no_attribute_unconstrained(example: pathlib.Path) -> None:
+    assert load(example).unconstrained == ()
