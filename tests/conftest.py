@@ -6,6 +6,7 @@ import os
 import pathlib
 import re
 import shutil
+import tempfile
 
 import matplotlib
 import pytest
@@ -14,6 +15,18 @@ from populace.llm_filter.template import load_template
 
 matplotlib.use("Agg")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# One JAX compilation cache for the whole run (CLI children inherit it), fresh each run so
+# that timings do not depend on what an earlier run left in the user's cache.
+_JAX_CACHE = None
+if "POPULACE_JAX_CACHE" not in os.environ:
+    _JAX_CACHE = os.environ["POPULACE_JAX_CACHE"] = tempfile.mkdtemp(prefix="populace-jax-cache-")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remove the run's compilation cache (only one this run made)."""
+    if _JAX_CACHE is not None:
+        shutil.rmtree(_JAX_CACHE, ignore_errors=True)
+
 
 EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "populace" / "data" / "cps1988"
 
