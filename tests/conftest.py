@@ -22,6 +22,19 @@ if "POPULACE_JAX_CACHE" not in os.environ:
     _JAX_CACHE = os.environ["POPULACE_JAX_CACHE"] = tempfile.mkdtemp(prefix="populace-jax-cache-")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the long tests first (the slow tier, then the notebooks), so that with two
+    workers (``make test``) the short ones fill the gaps instead of one long test
+    running alone at the end. The order within each group is kept."""
+
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("slow"):
+            return 0
+        return 1 if item.nodeid.startswith("tests/test_notebooks.py::test_notebook_runs") else 2
+
+    items.sort(key=rank)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Remove the run's compilation cache (only one this run made)."""
     if _JAX_CACHE is not None:
