@@ -79,12 +79,13 @@ def setup_jax(chains: int) -> int:
 
 def _use_cache(jax) -> None:  # noqa: ANN001 - the jax module
     folder = cache_dir()
-    if folder is None or jax.config.jax_compilation_cache_dir == str(folder):
+    if folder is None:
         return
     try:
         folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return  # an unwritable home: compile every time, as without the cache
+    except OSError:  # an unwritable home: compile every time, as without the cache
+        jax.config.update("jax_compilation_cache_dir", None)
+        return
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", CACHE_MIN_COMPILE_SECONDS)
     jax.config.update("jax_compilation_cache_max_size", CACHE_MAX_BYTES)

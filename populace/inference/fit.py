@@ -38,8 +38,8 @@ UNIDENTIFIED_WEIGHT = (
 )
 
 UNCONSTRAINED = (
-    "attribute '{name}' is in no table and in no sampled person's answers: only the prior spreads it "
-    "(evenly over its levels); add a table or a sample column that holds it, or drop it"
+    "attribute '{name}' is in no table and in no sampled person's answers: only the prior sets its shares; "
+    "add a table or a sample column that holds it, or drop it"
 )
 
 
