@@ -24,7 +24,7 @@ import pathlib
 import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,9 +41,13 @@ PACKAGED_MODELS = {
 BATCH_SIZE = 16
 
 
-def populace_home() -> pathlib.Path:
-    """Folder for converted models: ``$POPULACE_HOME`` or ``~/.cache/populace``."""
-    return pathlib.Path(os.environ.get("POPULACE_HOME") or pathlib.Path.home() / ".cache" / "populace")
+def populace_home(environ: Mapping[str, str] | None = None) -> pathlib.Path:
+    """Folder for populace's caches: ``$POPULACE_HOME`` or ``~/.cache/populace``.
+
+    ``environ`` defaults to ``os.environ``.
+    """
+    environ = os.environ if environ is None else environ
+    return pathlib.Path(environ.get("POPULACE_HOME") or pathlib.Path.home() / ".cache" / "populace")
 
 
 @dataclasses.dataclass(frozen=True)

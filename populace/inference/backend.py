@@ -45,8 +45,9 @@ def cache_dir(environ: Mapping[str, str] | None = None) -> pathlib.Path | None:
         return None
     if chosen:
         return pathlib.Path(chosen)
-    home = environ.get("POPULACE_HOME") or pathlib.Path.home() / ".cache" / "populace"
-    return pathlib.Path(home) / "jax"
+    from populace.language_models import populace_home
+
+    return populace_home(environ) / "jax"
 
 
 def setup_jax(chains: int) -> int:
@@ -67,9 +68,6 @@ def setup_jax(chains: int) -> int:
         flags = os.environ.get("XLA_FLAGS", "")
         if _DEVICE_FLAG not in flags:
             os.environ["XLA_FLAGS"] = f"{flags} {_DEVICE_FLAG}={max(chains, os.cpu_count() or 1)}".strip()
-        folder = cache_dir()
-        if folder is not None:  # read when jax starts, before anything can compile
-            os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(folder))
     import jax
 
     jax.config.update("jax_enable_x64", True)
