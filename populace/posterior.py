@@ -285,6 +285,20 @@ class Posterior:
             raise DataError(f"prob must be between 0 and 1, got {prob}", value=prob)
         return interval_table(self.joint(by), prob)
 
+    def to_inference_data(self, *, seed: int = 0, predictive: bool = True) -> Any:
+        """ArviZ ``InferenceData`` with ``observed_data``, ``posterior_predictive`` and ``log_likelihood``.
+
+        See :func:`populace.idata.to_inference_data`; ``az.loo`` and ``az.plot_ppc`` take it.
+
+        Examples
+        --------
+        >>> sorted(post.to_inference_data(predictive=False).groups())
+        ['log_likelihood', 'observed_data', 'posterior', 'sample_stats']
+        """
+        from populace.idata import to_inference_data
+
+        return to_inference_data(self, seed=seed, predictive=predictive)
+
     # ----------------------------------------------------------------- saving
     def to_netcdf(self, path: str | os.PathLike[str]) -> pathlib.Path:
         """Save to one NetCDF file, atomically (a temporary file renamed into place)."""
