@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("check", help="posterior predictive and convergence checks, with plots")
-    p.add_argument("posterior")
+    p.add_argument("posterior", help="a posterior file, or an outcome fit saved by forecast")
     p.add_argument("--out", help="folder for the report and plots")
     p.add_argument("--quiet", action="store_true")
 
@@ -106,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--plot", help="PNG file: the first outcome level's share by group, with intervals (a US tile map by state)"
     )
+    p.add_argument(
+        "--outcome-fit",
+        help="the outcome model's saved fit, reused while its inputs are unchanged "
+        "(default: POSTERIOR_STEM.OUTCOME_STEM.outcome.nc beside the posterior)",
+    )
+    p.add_argument("--refit", action="store_true", help="fit the outcome model again even when a saved fit matches")
     p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("score", help="fill the LLM filter's score cache and print the least plausible combinations")
@@ -206,8 +212,17 @@ def _cmd_personas(args: argparse.Namespace) -> int:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from populace.inference.checks import check
+    from populace.outcomes import saved
     from populace.posterior import load
 
+    if saved.is_outcome_fit(args.posterior):
+        model, _ = saved.load_outcome(args.posterior)
+        checks = saved.outcome_checks(model)
+        for name, ok, detail in checks:
+            print(f"{'ok  ' if ok else 'FAIL'} {name}: {detail}")
+        for line in saved.advice(model):
+            print(f"what to do: {line}")
+        return EXIT_OK if all(ok for _, ok, _ in checks) else EXIT_FAILED
     post = load(args.posterior)
     report = check(post)
     print(report.text())
@@ -225,6 +240,8 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
 
     post = load(args.posterior)
     outcome = OutcomeSpec.from_yaml(args.outcome)
+    post.spec.check_by(list(outcome.by if args.by is None else args.by))  # before a fit, not after
+    model = None if outcome.simulator is not None else _outcome_fit(args, post, outcome)
     table = forecast(
         post,
         outcome,
@@ -233,6 +250,7 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
         draws=args.draws,
         chains=args.chains,
         seed=args.seed,
+        model=model,
         among=args.among,
         progress=not args.quiet,
     )
@@ -243,6 +261,39 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
         forecast_plot(table, level, pathlib.Path(args.plot))
     _write_table(table, args.out)
     return EXIT_OK
+
+
+def _outcome_fit(args: argparse.Namespace, post: object, outcome: object) -> object:
+    """The outcome model: the saved fit when its key matches (and not ``--refit``), else a new fit, saved."""
+    from populace.outcomes import saved
+    from populace.outcomes.forecast import outcome_model
+
+    path = pathlib.Path(args.outcome_fit) if args.outcome_fit else saved.default_path(args.posterior, args.outcome)
+    text = pathlib.Path(args.outcome).read_text(encoding="utf-8-sig")
+    key = saved.fit_key(post, outcome, text, draws=args.draws, chains=args.chains, seed=args.seed)
+    model = None
+    if path.is_file() and not args.refit and saved.is_outcome_fit(path):
+        model, saved_key = saved.load_outcome(path)
+        if saved_key == key:
+            seconds = model.diagnostics.get("fit_seconds", 0)
+            _note(args, f"populace: reusing the outcome fit in {path} (fitted in {seconds:.0f} s)")
+        else:
+            _note(args, f"populace: {path} was fitted on other inputs or settings: fitting again")
+            model = None
+    if model is None:
+        model = outcome_model(
+            post, outcome, draws=args.draws, chains=args.chains, seed=args.seed, progress=not args.quiet
+        )
+        saved.save_outcome(model, path, key)
+        _note(args, f"populace: outcome fit saved to {path} ({model.diagnostics['fit_seconds']:.0f} s)")
+    for line in saved.advice(model):
+        print(f"populace: warning: {line}", file=sys.stderr)
+    return model
+
+
+def _note(args: argparse.Namespace, text: str) -> None:
+    if not args.quiet:
+        print(text, file=sys.stderr)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

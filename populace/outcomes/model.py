@@ -43,6 +43,7 @@ tilting that forecast; BENCHMARKS.md): drawn from the prior, it cannot be.
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numpy as np
 
@@ -87,6 +88,9 @@ class OutcomeDraws:
     # and the outcome levels' contrast the shared errors move (K,).
     composition: np.ndarray | None = None
     shift_contrast: np.ndarray | None = None
+    # How the sampler did: largest R-hat and smallest effective sample size over every
+    # sampled parameter, divergences, and the sampler's settings and time.
+    diagnostics: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def n_samples(self) -> int:
@@ -287,9 +291,13 @@ def fit_outcome(
         chain_method="vectorized",
         progress_bar=progress,
     )
-    mcmc.run(jax.random.PRNGKey(seed))
+    start = time.perf_counter()
+    mcmc.run(jax.random.PRNGKey(seed), extra_fields=("diverging",))
+    elapsed = time.perf_counter() - start
     samples = mcmc.get_samples()
     n_draws = int(samples["alpha"].shape[0])
+    diagnostics = sampler_diagnostics(mcmc.get_samples(group_by_chain=True), mcmc.get_extra_fields()["diverging"])
+    diagnostics |= {"draws": draws, "chains": chains, "seed": seed, "fit_seconds": round(elapsed, 3)}
     shared: dict[str, np.ndarray | None] = {}
     if evidence and (common > 0 or correlated is not None):
         shared = _shared_errors(joint, group_axes, correlated, common, n_draws, seed)
@@ -303,8 +311,39 @@ def fit_outcome(
         evidence_names=tuple(source.name for source in evidence),
         house_effect=np.asarray(samples["survey_house_effect"]) if evidence else None,
         house_slope=np.asarray(samples["survey_house_slope"]) if evidence and lean is not None else None,
+        diagnostics=diagnostics,
         **shared,
     )
+
+
+def sampler_diagnostics(by_chain: dict, diverging: object) -> dict[str, float]:
+    """Largest split R-hat, smallest effective sample size and divergences of a NumPyro run.
+
+    ``by_chain`` maps each sampled site to draws shaped (chain, draw, ...); deterministic
+    sites may be among them (they are checked too). R-hat is NaN with one chain.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> d = sampler_diagnostics({"a": rng.normal(size=(2, 500, 3))}, np.zeros(1000, dtype=bool))
+    >>> d["r_hat"] < 1.01, d["ess"] > 500, d["divergences"]
+    (True, True, 0)
+    """
+    from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
+
+    r_hat, ess = [], []
+    for values in by_chain.values():
+        values = np.asarray(values, dtype=float)
+        if values.shape[1] < 4:
+            continue
+        ess.append(float(np.min(effective_sample_size(values))))
+        if values.shape[0] > 1:
+            r_hat.append(float(np.max(split_gelman_rubin(values))))
+    return {
+        "r_hat": max(r_hat) if r_hat else float("nan"),
+        "ess": min(ess) if ess else float("nan"),
+        "divergences": int(np.asarray(diverging).sum()),
+    }
 
 
 def evidence_group_axes(predictors: tuple[str, ...], evidence: tuple[EvidenceData, ...]) -> list[int]:

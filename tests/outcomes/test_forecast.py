@@ -116,3 +116,54 @@ def test_forecast_bad_input_is_one_line_exit_2(small_posterior, tmp_path, rows, 
     assert len(lines) == 1 and "Traceback" not in result.stderr
     for piece in expected:
         assert piece in lines[0]
+
+
+def test_a_repeat_forecast_reuses_the_saved_outcome_fit(small_posterior, tmp_path) -> None:
+    import shutil
+
+    from populace.outcomes import saved
+
+    posterior = tmp_path / "posterior.nc"
+    shutil.copy(small_posterior, posterior)
+    rng = np.random.default_rng(3)
+    edu = rng.choice(["lt12", "12", "13-15", "16plus"], 200)
+    reg = rng.choice(["northeast", "midwest", "south", "west"], 200)
+    choice = np.where(rng.random(200) < np.where(edu == "16plus", 0.8, 0.3), "yes", "no")
+    _write_outcome(tmp_path, "".join(f"{e},{r},{c},1.5\n" for e, r, c in zip(edu, reg, choice)))
+    args = [str(posterior), str(tmp_path / "outcome.yaml"), "--draws", "100", "--chains", "2"]
+    fit_file = tmp_path / "posterior.outcome.outcome.nc"
+
+    first = _cli("forecast", *args, "--out", str(tmp_path / "a.csv"))
+    assert first.returncode == 0, first.stderr
+    assert fit_file.is_file() and "outcome fit saved" in first.stderr
+    model, _ = saved.load_outcome(fit_file)
+    assert model.n_samples == 200 and set(model.diagnostics) >= {"r_hat", "ess", "divergences", "fit_seconds"}
+
+    again = _cli("forecast", *args, "--out", str(tmp_path / "b.csv"))
+    assert again.returncode == 0, again.stderr
+    assert "reusing the outcome fit" in again.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv"))
+
+    # other settings or other data are another fit
+    other = _cli("forecast", *args[:-1], "1", "--out", str(tmp_path / "c.csv"))
+    assert other.returncode == 0 and "fitting again" in other.stderr
+    (tmp_path / "poll.csv").write_text((tmp_path / "poll.csv").read_text() + "12,south,yes,1\n")
+    changed = _cli("forecast", *args, "--out", str(tmp_path / "d.csv"))
+    assert changed.returncode == 0 and "fitting again" in changed.stderr
+
+    # check reads the outcome fit: a line per check, exit 1 when one fails
+    checked = _cli("check", str(fit_file))
+    expected = saved.outcome_checks(saved.load_outcome(fit_file)[0])
+    lines = checked.stdout.splitlines()
+    assert [line.startswith("ok") for line in lines[:3]] == [ok for _, ok, _ in expected], checked.stdout
+    assert checked.returncode == (0 if all(ok for _, ok, _ in expected) else 1)
+
+
+def test_outcome_checks_fail_with_advice() -> None:
+    from populace.outcomes import saved
+
+    bad = OutcomeDraws(
+        predictors=(), alpha=np.zeros((10, 1)), effects=(), diagnostics={"r_hat": 1.2, "ess": 30.0, "divergences": 2}
+    )
+    assert [ok for _, ok, _ in saved.outcome_checks(bad)] == [False, False, False]
+    assert len(saved.advice(bad)) == 3 and all("--draws" in line for line in saved.advice(bad))
