@@ -15,6 +15,7 @@ import numpy as np
 
 from populace.data.inputs import load_inputs
 from populace.errors import FitError, SpecError
+from populace.inference.compile_time import compile_clock
 from populace.inference.diagnostics import fit_warnings
 from populace.inference.methods import METHODS
 from populace.models.base import (
@@ -107,8 +108,10 @@ def fit(
     runner = METHODS[options.method]
     _say(progress, f"populace: {spec.model.kind} model: {model.describe()}; fitting with {runner.name}")
     start = time.perf_counter()
-    result = runner.run(model, draws=options.draws, chains=options.chains, seed=options.seed, progress=progress)
+    with compile_clock() as compiling:
+        result = runner.run(model, draws=options.draws, chains=options.chains, seed=options.seed, progress=progress)
     elapsed = time.perf_counter() - start
+    compile_seconds = min(compiling.seconds, elapsed)
     joint_sites = (
         [JOINT] if not is_factorised(model.recorded) else [s for s in model.recorded if s.startswith(CLIQUE_PREFIX)]
     )
@@ -122,6 +125,10 @@ def fit(
         "chains": options.chains,
         "seed": options.seed,
         "fit_seconds": round(elapsed, 3),
+        # JAX's tracing, lowering and compiling (or loading from the persistent cache)
+        # within the fit, and the rest: sampling or optimising.
+        "compile_seconds": round(compile_seconds, 3),
+        "sampling_seconds": round(elapsed - compile_seconds, 3),
         **model.fit_meta(),
         "llm_filter": filter_meta,
     }
@@ -133,7 +140,11 @@ def fit(
         stats=result.stats,
         meta=meta,
     )
-    _say(progress, f"populace: fitted in {elapsed:.1f} s")
+    _say(
+        progress,
+        f"populace: fitted in {elapsed:.1f} s ({compile_seconds:.1f} s compiling, "
+        f"{elapsed - compile_seconds:.1f} s {'sampling' if runner.mcmc else 'fitting'})",
+    )
     for warning in fit_warnings(post):
         _say(True, f"populace: warning: {warning}")
     return post
