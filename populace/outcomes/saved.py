@@ -179,7 +179,12 @@ def advice(model: OutcomeDraws) -> list[str]:
     lines = []
     for name, ok, detail in outcome_checks(model):
         if not ok:
-            what = "raise --draws" if "divergences" not in name else "raise --draws or simplify the predictors"
+            what = (
+                "raise --draws"
+                if "divergences" not in name
+                else "a predictor with next to no effect makes its level effects a funnel: drop it from "
+                "'predictors', or raise --draws"
+            )
             lines.append(f"{name}: {detail}; {what} (forecast --draws/--chains fit the outcome model)")
     return lines
 
