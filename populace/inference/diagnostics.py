@@ -77,6 +77,7 @@ def _item(name: str, value: Any, *, ok: bool, warn: bool, message: str) -> dict[
 
 
 def _rhat_ess(post: Any) -> tuple[float, float]:
+    import logging
     import warnings
 
     import arviz as az
@@ -93,14 +94,22 @@ def _rhat_ess(post: Any) -> tuple[float, float]:
         else:
             arrays[name] = var.values
     rhat, ess = [], []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for values in arrays.values():
-            if values.size == 0:
-                continue
-            data = az.convert_to_dataset(values[..., None] if values.ndim == 2 else values)
-            r, e = az.rhat(data).to_array().values, az.ess(data, method="bulk").to_array().values
-            rhat += [float(np.nanmax(r))] if np.isfinite(r).any() else []
-            ess += [float(np.nanmin(e))] if np.isfinite(e).any() else []
+    # ArviZ logs a shape warning for one chain (R-hat is then undefined, reported as such);
+    # its logger is its own Logger object, not one from logging.getLogger
+    arviz_log = getattr(az, "_log", None) or logging.getLogger("arviz")
+    level = arviz_log.level
+    arviz_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for values in arrays.values():
+                if values.size == 0:
+                    continue
+                data = az.convert_to_dataset(values[..., None] if values.ndim == 2 else values)
+                r, e = az.rhat(data).to_array().values, az.ess(data, method="bulk").to_array().values
+                rhat += [float(np.nanmax(r))] if np.isfinite(r).any() else []
+                ess += [float(np.nanmin(e))] if np.isfinite(e).any() else []
+    finally:
+        arviz_log.setLevel(level)
     # max() over a list holding NaN depends on its order, so only defined values are kept
     return (max(rhat) if rhat else float("nan")), (min(ess) if ess else float("nan"))

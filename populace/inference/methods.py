@@ -45,6 +45,7 @@ import numpy as np
 
 from populace.errors import FitError
 from populace.inference.backend import setup_jax
+from populace.progress import bars
 
 # NUTS target acceptance. At NumPyro's default 0.8, tasks with larger samples (n_eff
 # 1,400-2,500) left 2-7 divergences; 0.9 cut the worst case (CPS 1988, 5% sample) from 7
@@ -153,7 +154,7 @@ class NUTS:
             num_samples=draws,
             num_chains=chains,
             chain_method=chain_method(devices, chains, model_cells(model)),
-            progress_bar=progress,
+            progress_bar=bars(progress),
         )
         init = None
         if start is not None:
@@ -198,7 +199,7 @@ class ADVI:
         )
         guide = guide_class(model.model)
         svi = SVI(model.model, guide, Adam(self.learning_rate), Trace_ELBO())
-        result = svi.run(key_fit, self.steps, progress_bar=progress)
+        result = svi.run(key_fit, self.steps, progress_bar=bars(progress))
         losses = np.asarray(result.losses)
         if not np.isfinite(losses[-1]):
             raise FitError("ADVI diverged (the ELBO is not finite); try method 'nuts'")

@@ -28,6 +28,7 @@ import numpy as np
 
 from populace.errors import DataError, SpecError
 from populace.llm_filter.cache import open_cache
+from populace.progress import bars
 
 ORDERS = ("pairs", "full")
 # Largest grid scored cell by cell with order="full".
@@ -132,7 +133,7 @@ def _checked(scorer: object, combinations: list[Mapping[str, str]]) -> np.ndarra
 def _progress(total: int, what: str, on: bool):  # noqa: ANN202 - a tqdm bar
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=f"populace: {what}", unit="comb", disable=not on, file=sys.stderr)
+    return tqdm(total=total, desc=f"populace: {what}", unit="comb", disable=not bars(on), file=sys.stderr)
 
 
 def plausibility_terms(

@@ -48,6 +48,7 @@ import time
 import numpy as np
 
 from populace.outcomes.spec import EvidenceData, OutcomeData
+from populace.progress import bars
 
 # Prior scale of the baseline log odds (Gelman et al. 2008 recommend 2.5 for logits).
 INTERCEPT_SCALE = 2.5
@@ -289,7 +290,7 @@ def fit_outcome(
         num_samples=draws,
         num_chains=chains,
         chain_method="vectorized",
-        progress_bar=progress,
+        progress_bar=bars(progress),
     )
     start = time.perf_counter()
     mcmc.run(jax.random.PRNGKey(seed), extra_fields=("diverging",))
