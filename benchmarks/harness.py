@@ -378,6 +378,34 @@ def marker_sections(text: str) -> dict[str, str]:
     return {m.group(1): m.group(0).rstrip("\n") + "\n" for m in SECTION_PATTERN.finditer(text)}
 
 
+def run_or_report(
+    argv: list[str] | None,
+    description: str,
+    results_name: str,
+    section: str,
+    run: Any,
+    render: Any,
+) -> int:
+    """A one-section benchmark's ``main``: run it (or with ``--report`` reread its results), write its section.
+
+    ``run()`` returns the results dict, saved as ``results/results_name``; ``render(results)``
+    the section's text, written between the ``section`` markers of BENCHMARKS.md.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--report", type=str, default=None, help="redraw from saved results, no fitting")
+    args = parser.parse_args(argv)
+    out = outputs(False, results_name)
+    if args.report:
+        data = read_json(pathlib.Path(args.report))
+    else:
+        data = run()
+        save_json(out.results, data)
+    write_section(out.page, section, render(data))
+    return 0
+
+
 def write_section(path: pathlib.Path, name: str, body: str) -> None:
     """Put ``body`` between the ``name`` markers of the page: in place if present, else at the end."""
     text = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmarks\n"

@@ -22,7 +22,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import pathlib
 import sys
 from typing import Any
@@ -124,13 +123,16 @@ def fit_child(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run(folder: pathlib.Path) -> dict[str, Any]:
+def run() -> dict[str, Any]:
+    import tempfile
+
     results = harness.new_results(fits=[])
-    for seed in (SEED, SEED + 1):
-        say(f"HI: populace fit, defaults, seed {seed}")
-        row = harness.run_child("hi:fit_child", {"folder": str(folder), "seed": seed}, 3600)
-        results["fits"].append(row)
-        say(f"HI: {row.get('fit_seconds', float('nan')):.0f} s" if "failed" not in row else row["failed"])
+    with tempfile.TemporaryDirectory(prefix="populace-hi-") as folder:
+        for seed in (SEED, SEED + 1):
+            say(f"HI: populace fit, defaults, seed {seed}")
+            row = harness.run_child("hi:fit_child", {"folder": folder, "seed": seed}, 3600)
+            results["fits"].append(row)
+            say(f"HI: {row.get('fit_seconds', float('nan')):.0f} s" if "failed" not in row else row["failed"])
     results["finished"] = harness.now()
     return results
 
@@ -188,20 +190,7 @@ def render(results: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--report", type=str, default=None, help="redraw from saved results, no fitting")
-    args = parser.parse_args(argv)
-    out = harness.outputs(False, "hi.json")
-    if args.report:
-        data = harness.read_json(pathlib.Path(args.report))
-    else:
-        import tempfile
-
-        with tempfile.TemporaryDirectory(prefix="populace-hi-") as tmp:
-            data = run(pathlib.Path(tmp))
-        harness.save_json(out.results, data)
-    harness.write_section(out.page, SECTION, render(data))
-    return 0
+    return harness.run_or_report(argv, __doc__.splitlines()[0], "hi.json", SECTION, run, render)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import pathlib
 import sys
 import time
 from typing import Any
@@ -123,17 +121,7 @@ def render(results: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--report", type=str, default=None, help="redraw from saved results, no fitting")
-    args = parser.parse_args(argv)
-    out = harness.outputs(False, "kinds.json")
-    if args.report:
-        data = harness.read_json(pathlib.Path(args.report))
-    else:
-        data = run()
-        harness.save_json(out.results, data)
-    harness.write_section(out.page, SECTION, render(data))
-    return 0
+    return harness.run_or_report(argv, __doc__.splitlines()[0], "kinds.json", SECTION, run, render)
 
 
 if __name__ == "__main__":
