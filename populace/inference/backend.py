@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import pathlib
 import sys
+import warnings
 from collections.abc import Mapping
 
 _DEVICE_FLAG = "--xla_force_host_platform_device_count"
@@ -75,6 +76,10 @@ def setup_jax(chains: int) -> int:
 
     jax.config.update("jax_enable_x64", True)
     _use_cache(jax)
+    # NumPyro imports tqdm.auto, which in a Jupyter kernel without ipywidgets warns that it
+    # cannot draw widget bars; populace draws no bars there (populace.progress), so the
+    # warning says nothing to the user.
+    warnings.filterwarnings("ignore", message="IProgress not found")
     return jax.local_device_count()
 
 
