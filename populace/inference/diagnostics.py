@@ -55,9 +55,10 @@ def convergence(post: Any) -> list[dict[str, Any]]:
     chains = post.posterior.sizes["chain"]
     if chains < 2 and post.posterior.sizes["draw"] < 8:
         return out
-    rhat, ess = _rhat_ess(post)
+    rhat, ess, worst = _rhat_ess(post)
     bad = rhat > RHAT_LIMIT
-    message = f"largest R-hat {rhat:.3f}" + (f" > {RHAT_LIMIT}: chains disagree; run more --draws" if bad else "")
+    message = f"largest R-hat {rhat:.3f}" + (f" ({worst})" if worst else "")
+    message += f" > {RHAT_LIMIT}: chains disagree; run more --draws" if bad else ""
     out.append(_item("r_hat", rhat, ok=not bad, warn=bad, message=message))
     low = MIN_ESS_PER_CHAIN * chains
     message = f"smallest bulk ESS {ess:.0f}"
@@ -76,13 +77,14 @@ def _item(name: str, value: Any, *, ok: bool, warn: bool, message: str) -> dict[
     return {"name": name, "value": value, "ok": bool(ok), "warn": bool(warn), "message": message}
 
 
-def _rhat_ess(post: Any) -> tuple[float, float]:
+def _rhat_ess(post: Any) -> tuple[float, float, str]:
+    """Largest R-hat, smallest bulk ESS, and the name of the quantity with that R-hat (``p[...]`` a cell)."""
     import logging
     import warnings
 
     import arviz as az
 
-    arrays = {}
+    arrays, labels = {}, {}
     latent = post.fit_info.get("latent") if post.factorised else None
     for name, var in post.posterior.data_vars.items():
         if name == "p" or name.startswith(CLIQUE_PREFIX):
@@ -90,10 +92,14 @@ def _rhat_ess(post: Any) -> tuple[float, float]:
             values = var.sum(latent) if latent and latent in var.dims else var
             flat = values.values.reshape(values.sizes["chain"], values.sizes["draw"], -1)
             # cells an exact table fixes do not move: their R-hat is undefined, not bad
-            arrays[name] = flat[:, :, (flat.mean(axis=(0, 1)) > 0) & (flat.std(axis=(0, 1)) > FIXED_CELL_SD)]
+            kept = np.flatnonzero((flat.mean(axis=(0, 1)) > 0) & (flat.std(axis=(0, 1)) > FIXED_CELL_SD))
+            arrays[name] = flat[:, :, kept]
+            labels[name] = (values, kept)
         else:
             arrays[name] = var.values
+            labels[name] = (var, None)
     rhat, ess = [], []
+    worst, worst_rhat = "", -np.inf
     # ArviZ logs a shape warning for one chain (R-hat is then undefined, reported as such);
     # its logger is its own Logger object, not one from logging.getLogger
     arviz_log = getattr(az, "_log", None) or logging.getLogger("arviz")
@@ -102,14 +108,34 @@ def _rhat_ess(post: Any) -> tuple[float, float]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            for values in arrays.values():
+            for name, values in arrays.items():
                 if values.size == 0:
                     continue
                 data = az.convert_to_dataset(values[..., None] if values.ndim == 2 else values)
                 r, e = az.rhat(data).to_array().values, az.ess(data, method="bulk").to_array().values
-                rhat += [float(np.nanmax(r))] if np.isfinite(r).any() else []
+                if np.isfinite(r).any():
+                    rhat.append(float(np.nanmax(r)))
+                    if rhat[-1] > worst_rhat:
+                        worst_rhat, worst = rhat[-1], _label(name, *labels[name], int(np.nanargmax(r.ravel())))
                 ess += [float(np.nanmin(e))] if np.isfinite(e).any() else []
     finally:
         arviz_log.setLevel(level)
     # max() over a list holding NaN depends on its order, so only defined values are kept
-    return (max(rhat) if rhat else float("nan")), (min(ess) if ess else float("nan"))
+    return (max(rhat) if rhat else float("nan")), (min(ess) if ess else float("nan")), worst
+
+
+def _label(name: str, var: Any, kept: np.ndarray | None, index: int) -> str:
+    """``name[dim=level, ...]`` for element ``index`` of a variable's draws (of its kept cells, for the joint)."""
+    dims = [d for d in var.dims if d not in ("chain", "draw")]
+    if not dims:
+        return name
+    shape = [var.sizes[d] for d in dims]
+    flat = int(kept[index]) if kept is not None else index
+    if flat >= int(np.prod(shape)):
+        return name
+    position = np.unravel_index(flat, shape)
+    parts = []
+    for d, i in zip(dims, position):
+        level = var[d].values[i] if d in var.coords else i
+        parts.append(f"{d}={level}")
+    return f"{name}[{', '.join(parts)}]"
