@@ -93,40 +93,27 @@ def _dim(spec: Any, axis: int, coarse: bool) -> str:
 
 
 def _row_groups(spec: Any, sample: Any) -> list[tuple[str, tuple[int, ...], bool, np.ndarray]]:
-    """The sample's rows grouped by the axes they report and whether any answer is coarse.
+    """The sample's rows grouped as the likelihood groups them (:func:`populace.data.inputs.row_groups`).
 
     Returns ``(variable name, axes, coarse, row indices)`` per group, in a fixed order.
     """
-    cells = sample.row_cells
-    shape = np.asarray(spec.shape)
-    observed = cells >= 0
-    is_coarse = (cells >= shape).any(axis=1)
+    from populace.data.inputs import row_groups
+
     out, taken = [], set()
-    for pattern in sorted({tuple(r) for r in observed.tolist()}, reverse=True):
-        axes = tuple(int(a) for a in np.flatnonzero(pattern))
-        same = (observed == np.array(pattern)).all(axis=1)
-        for coarse in (False, True):
-            rows = np.flatnonzero(same & (is_coarse == coarse))
-            if rows.size:
-                prefix = "sample_coarse" if coarse else "sample"
-                out.append((_table_name(prefix, [spec.names[a] for a in axes], taken), axes, coarse, rows))
+    for axes, coarse, rows in row_groups(sample.row_cells, spec.shape):
+        prefix = "sample_coarse" if coarse else "sample"
+        out.append((_table_name(prefix, [spec.names[a] for a in axes], taken), axes, coarse, rows))
     return out
 
 
 def _margin_draws(post: Any, axes: tuple[int, ...], coarse: bool) -> np.ndarray:
     """Draws of the joint's margin over ``axes``, (chains x draws, *cells); coarse axes extended by their sets."""
-    from populace.data.inputs import coarse_map
+    from populace.data.inputs import extend
 
     spec = post.spec
     margin = post.joint([spec.names[a] for a in axes]).values
     margin = margin.reshape(-1, *margin.shape[2:])
-    if coarse:
-        for i, a in enumerate(axes):
-            if spec.attributes[a].coarse:
-                margin = np.moveaxis(
-                    np.tensordot(margin, coarse_map(spec.attributes[a]), axes=([i + 1], [0])), -1, i + 1
-                )
-    return margin
+    return extend(margin, axes, spec, offset=1) if coarse else margin
 
 
 def _coords(spec: Any, axes: tuple[int, ...], coarse: bool) -> dict[str, list[str]]:

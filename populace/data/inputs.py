@@ -466,20 +466,39 @@ def _patterns(row_cells: np.ndarray, weights: np.ndarray, spec: Spec) -> tuple[P
     grouped apart, their counts over levels and coarse sets (:class:`Sample`).
     """
     shape = spec.shape
+    fine, coarse = [], []
+    for axes, extended, rows in row_groups(row_cells, shape):
+        dims = tuple(shape[a] + (len(spec.attributes[a].coarse) if extended else 0) for a in axes)
+        dense = np.zeros(dims)
+        np.add.at(dense, tuple(row_cells[rows][:, a] for a in axes), weights[rows])
+        (coarse if extended else fine).append((axes, dense))
+    return tuple(fine), tuple(coarse)
+
+
+def row_groups(row_cells: np.ndarray, shape: tuple[int, ...]) -> list[tuple[tuple[int, ...], bool, np.ndarray]]:
+    """Sample rows grouped by the axes they observe, rows with a coarse answer apart.
+
+    ``row_cells`` is as in :class:`Sample` (-1 where not observed, ``levels + j`` for the
+    ``j``-th coarse set). Returns ``(axes, coarse, row indices)`` per non-empty group, the
+    patterns observing more axes first, each pattern's fine rows before its coarse ones.
+
+    Examples
+    --------
+    >>> cells = np.array([[0, 1], [1, -1], [0, 3], [1, 0]])  # the second axis has 2 levels and a set
+    >>> [(axes, coarse, rows.tolist()) for axes, coarse, rows in row_groups(cells, (2, 2))]
+    [((0, 1), False, [0, 3]), ((0, 1), True, [2]), ((0,), False, [1])]
+    """
     observed = row_cells >= 0
     is_coarse = (row_cells >= np.asarray(shape)).any(axis=1)
-    fine, coarse = [], []
+    out = []
     for pattern in sorted({tuple(r) for r in observed.tolist()}, reverse=True):
         axes = tuple(int(a) for a in np.flatnonzero(pattern))
         same = (observed == np.array(pattern)).all(axis=1)
-        for rows, out, extended in ((same & ~is_coarse, fine, False), (same & is_coarse, coarse, True)):
-            if not rows.any():
-                continue
-            dims = tuple(shape[a] + (len(spec.attributes[a].coarse) if extended else 0) for a in axes)
-            dense = np.zeros(dims)
-            np.add.at(dense, tuple(row_cells[rows][:, a] for a in axes), weights[rows])
-            out.append((axes, dense))
-    return tuple(fine), tuple(coarse)
+        for extended in (False, True):
+            rows = np.flatnonzero(same & (is_coarse == extended))
+            if rows.size:
+                out.append((axes, extended, rows))
+    return out
 
 
 def _kish_scaled(weights: np.ndarray) -> tuple[float, np.ndarray]:
