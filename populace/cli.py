@@ -272,9 +272,12 @@ def _outcome_fit(args: argparse.Namespace, post: object, outcome: object) -> obj
     text = pathlib.Path(args.outcome).read_text(encoding="utf-8-sig")
     key = saved.fit_key(post, outcome, text, draws=args.draws, chains=args.chains, seed=args.seed)
     model = None
-    if path.is_file() and not args.refit and saved.is_outcome_fit(path):
+    if path.is_file():
+        # read once; a file there that is not an outcome fit is an error, never overwritten
         model, saved_key = saved.load_outcome(path)
-        if saved_key == key:
+        if args.refit:
+            model = None
+        elif saved_key == key:
             seconds = model.diagnostics.get("fit_seconds", 0)
             _note(args, f"populace: reusing the outcome fit in {path} (fitted in {seconds:.0f} s)")
         else:

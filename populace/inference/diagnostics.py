@@ -131,8 +131,6 @@ def _label(name: str, var: Any, kept: np.ndarray | None, index: int) -> str:
         return name
     shape = [var.sizes[d] for d in dims]
     flat = int(kept[index]) if kept is not None else index
-    if flat >= int(np.prod(shape)):
-        return name
     position = np.unravel_index(flat, shape)
     parts = []
     for d, i in zip(dims, position):

@@ -20,6 +20,7 @@ import numpy as np
 import xarray as xr
 
 from populace.errors import DataError
+from populace.inference.diagnostics import MIN_ESS_PER_CHAIN, RHAT_LIMIT
 from populace.io import atomic_path
 from populace.outcomes.model import OutcomeDraws
 from populace.outcomes.spec import OutcomeSpec
@@ -27,9 +28,10 @@ from populace.outcomes.spec import OutcomeSpec
 # Root attribute that marks an outcome fit file.
 KIND = "populace-outcome-fit"
 FORMAT_VERSION = "1"
-# The same thresholds as the joint's check (populace.inference.checks).
-MAX_R_HAT = 1.01
-MIN_ESS = 100
+# The joint's thresholds (populace.inference.diagnostics): R-hat, and the ESS per chain,
+# here the smallest over all chains together.
+MAX_R_HAT = RHAT_LIMIT
+MIN_ESS = MIN_ESS_PER_CHAIN
 
 
 def default_path(posterior: str | os.PathLike[str], outcome: str | os.PathLike[str]) -> pathlib.Path:

@@ -167,3 +167,19 @@ def test_outcome_checks_fail_with_advice() -> None:
     )
     assert [ok for _, ok, _ in saved.outcome_checks(bad)] == [False, False, False]
     assert len(saved.advice(bad)) == 3 and all("--draws" in line for line in saved.advice(bad))
+
+
+def test_an_outcome_fit_path_holding_another_file_is_refused_not_overwritten(small_posterior, tmp_path) -> None:
+    import shutil
+
+    posterior = tmp_path / "posterior.nc"
+    shutil.copy(small_posterior, posterior)
+    before = posterior.read_bytes()
+    _write_outcome(tmp_path, "12,south,yes,1\n13-15,west,no,1\n")
+    for extra in ([], ["--refit"]):
+        result = _cli(
+            "forecast", str(posterior), str(tmp_path / "outcome.yaml"), "--outcome-fit", str(posterior), *extra
+        )
+        assert result.returncode == 2, result.stderr
+        assert "not a populace outcome fit" in result.stderr and "Traceback" not in result.stderr
+    assert posterior.read_bytes() == before
